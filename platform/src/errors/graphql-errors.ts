@@ -1,0 +1,76 @@
+import { GraphQLError } from 'graphql';
+import { ERROR_CODES, type ErrorCode } from './error-codes.js';
+
+/** One broken rule of a write, reported to the client. */
+export interface Violation {
+  /** Path into the operation's input, e.g. `["values", 2, "value"]`. */
+  readonly path: readonly (string | number)[];
+  /** The preference key the value was for, when there is one. */
+  readonly key: string | null;
+  /** The rule's name: a JSON Schema keyword, or one of ours (`locked`). */
+  readonly rule: string;
+  readonly message: string;
+}
+
+/** Builds a GraphQL error with a registered code and its HTTP status. */
+export function realmsError(
+  code: ErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: {
+      ...extensions,
+      code,
+      http: { status: ERROR_CODES[code].httpStatus },
+    },
+  });
+}
+
+export function badUserInput(violations: readonly Violation[]): GraphQLError {
+  const count = violations.length;
+  const summary = violations.map((v) => v.message).join('; ');
+  return realmsError(
+    'BAD_USER_INPUT',
+    `Invalid input (${count} violation${count === 1 ? '' : 's'}): ${summary}`,
+    { violations },
+  );
+}
+
+export function conflict(
+  expectedVersion: number,
+  currentVersion: number,
+  currentValues: Record<string, unknown>,
+): GraphQLError {
+  return realmsError(
+    'CONFLICT',
+    `Preference changed: expected version ${expectedVersion}, ` +
+      `current version is ${currentVersion}. Re-read and retry.`,
+    { expectedVersion, currentVersion, currentValues },
+  );
+}
+
+export function unauthenticated(reason: string): GraphQLError {
+  return realmsError('UNAUTHENTICATED', reason);
+}
+
+export function forbidden(): GraphQLError {
+  return realmsError('FORBIDDEN', 'Not allowed.');
+}
+
+export function notFound(what: string): GraphQLError {
+  return realmsError('NOT_FOUND', `${what} not found.`);
+}
+
+export function unknownRealm(reason: string): GraphQLError {
+  return realmsError('UNKNOWN_REALM', reason);
+}
+
+/** The code of an error, if it carries a registered one. */
+export function errorCodeOf(error: unknown): ErrorCode | null {
+  if (!(error instanceof GraphQLError)) return null;
+  const code = error.extensions['code'];
+  return typeof code === 'string' && code in ERROR_CODES
+    ? (code as ErrorCode)
+    : null;
+}
