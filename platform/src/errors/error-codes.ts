@@ -8,8 +8,8 @@ export const ERROR_CODES = {
   BAD_REQUEST: {
     httpStatus: 400,
     description:
-      'The HTTP request itself is malformed: a body that is not JSON, a ' +
-      'missing query, a GraphQL syntax error, or a body over the size limit.',
+      'The HTTP request itself is malformed: a body that is not JSON, no ' +
+      'query, a body over the size limit.',
   },
   GRAPHQL_PARSE_FAILED: {
     httpStatus: 400,

@@ -12,18 +12,27 @@ export interface Violation {
   readonly message: string;
 }
 
-/** Builds a GraphQL error with a registered code and its HTTP status. */
+/**
+ * Builds a GraphQL error with a registered code. It carries no HTTP
+ * status: an error of one field leaves the response at 200, and a
+ * subgraph answering non-200 would hide the error from the gateway.
+ */
 export function realmsError(
   code: ErrorCode,
   message: string,
   extensions: Record<string, unknown> = {},
 ): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: {
-      ...extensions,
-      code,
-      http: { status: ERROR_CODES[code].httpStatus },
-    },
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+/**
+ * The same error, marked to fail the whole HTTP request with its code's
+ * status (for refusals before execution: no realm, a bad token).
+ */
+export function failingRequest(error: GraphQLError): GraphQLError {
+  const code = errorCodeOf(error) ?? 'INTERNAL_SERVER_ERROR';
+  return new GraphQLError(error.message, {
+    extensions: { ...error.extensions, http: { status: ERROR_CODES[code].httpStatus } },
   });
 }
 

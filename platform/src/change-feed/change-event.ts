@@ -1,0 +1,59 @@
+/**
+ * The change-event contract. Every accepted write produces one event per
+ * Preference entity whose effective values it changed: a write of a realm
+ * field touches one Preference, a write of a user-global field touches the
+ * user's Preference in every realm (the value follows the user there).
+ *
+ * Events are appended to a per-realm change log (ordered, durable where the
+ * store is) and then published on the change bus for live fan-out.
+ */
+export interface PreferenceChangeEvent {
+  /** Always `preference.changed`; lets one channel carry other kinds later. */
+  readonly type: 'preference.changed';
+  /**
+   * Orders events within a realm. Opaque to clients: `<realm>/<position>`,
+   * where position is the change-log entry id (a Redis stream id, or a
+   * counter in memory). A later event of a realm has a greater cursor.
+   */
+  readonly cursor: string;
+  /** The realm whose Preference changed. */
+  readonly realm: string;
+  /** The user whose Preference changed. */
+  readonly userId: string;
+  /** The federated entity id of the changed Preference (`realm:user`). */
+  readonly preferenceId: string;
+  /** Preference keys whose stored value changed (set or reset). */
+  readonly changedKeys: readonly string[];
+  /** The Preference version after the write. */
+  readonly version: number;
+  /** Who made the write: a user id (the owner, or an admin). */
+  readonly actor: string;
+  /** The realm the write was made through (differs for user-global keys). */
+  readonly originRealm: string;
+  /** When the write was stored, ISO 8601 UTC. */
+  readonly at: string;
+  /** The request that made the write, for tracing across services. */
+  readonly requestId: string;
+}
+
+/** Builds the federated id of a realm user's Preference. */
+export function preferenceId(realm: string, userId: string): string {
+  return `${realm}:${userId}`;
+}
+
+/**
+ * Splits a Preference id into realm and user. Realm ids never contain a
+ * colon, user ids may. Returns null for a malformed id.
+ */
+export function parsePreferenceId(
+  id: string,
+): { realm: string; userId: string } | null {
+  const colon = id.indexOf(':');
+  if (colon <= 0 || colon === id.length - 1) return null;
+  return { realm: id.slice(0, colon), userId: id.slice(colon + 1) };
+}
+
+/** The pub/sub channel that carries a realm's change events. */
+export function changeChannel(realm: string): string {
+  return `realms.preference-changed.${realm}`;
+}

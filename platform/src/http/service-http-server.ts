@@ -1,0 +1,187 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import type { Logger } from 'pino';
+import { REQUEST_ID_HEADER } from '../identity/forwarded-identity.js';
+
+/** The state of one dependency, as `/health/ready` reports it. */
+export interface DependencyState {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface ServiceHttpServerOptions<TContext extends BaseContext> {
+  readonly apollo: ApolloServer<TContext>;
+  /** Builds the GraphQL context of a request (may throw a GraphQL error). */
+  readonly context: (request: IncomingRequest) => Promise<TContext>;
+  /** Checks each dependency for `/health/ready`. */
+  readonly readiness: () => Promise<Record<string, DependencyState>>;
+  readonly logger: Logger;
+  /** Largest request body accepted; larger ones get 413. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** The GraphQL path. Default `/graphql`. */
+  readonly path?: string;
+  /** Extra routes tried before the GraphQL path (e.g. a metrics page). */
+  readonly routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
+}
+
+/** What the context builder sees of an HTTP request. */
+export interface IncomingRequest {
+  readonly raw: IncomingMessage;
+  readonly requestId: string;
+}
+
+export interface RunningServer {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Serves a GraphQL service on plain `node:http`: the Apollo server at
+ * `/graphql`, plus `/health/live` and `/health/ready`. No web framework:
+ * the routes are few and this path is hot.
+ */
+export async function startServiceHttpServer<TContext extends BaseContext>(
+  options: ServiceHttpServerOptions<TContext>,
+  port: number,
+  host = '127.0.0.1',
+): Promise<RunningServer> {
+  const handler = createRequestHandler(options);
+  const server = createServer((req, res) => {
+    handler(req, res).catch((error: unknown) => {
+      options.logger.error({ err: error }, 'request handler failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  // Keep-alive sockets from the gateway outlive a request; cap idle time.
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    server,
+    port: address.port,
+    url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}${options.path ?? '/graphql'}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function createRequestHandler<TContext extends BaseContext>(
+  options: ServiceHttpServerOptions<TContext>,
+) {
+  const graphqlPath = options.path ?? '/graphql';
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const offered = headerValue(req, REQUEST_ID_HEADER);
+    const requestId = offered && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+
+    if (url.pathname === '/health/live') {
+      return sendJson(res, 200, { status: 'ok' });
+    }
+    if (url.pathname === '/health/ready') {
+      const dependencies = await options.readiness();
+      const ok = Object.values(dependencies).every((d) => d.ok);
+      return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', dependencies });
+    }
+    const route = options.routes?.[url.pathname];
+    if (route) return route(req, res);
+    if (url.pathname !== graphqlPath) {
+      return sendJson(res, 404, { error: 'not found' });
+    }
+
+    const body = await readBody(req, maxBodyBytes);
+    if (body.kind === 'too-large') {
+      return sendGraphQLError(res, 413, `Request body is larger than ${maxBodyBytes} bytes.`);
+    }
+    let parsedBody: unknown = body.text;
+    if (isJson(req) && body.text.length > 0) {
+      try {
+        parsedBody = JSON.parse(body.text);
+      } catch {
+        return sendGraphQLError(res, 400, 'Request body is not valid JSON.');
+      }
+    }
+
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const result = await options.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: {
+        method: (req.method ?? 'GET').toUpperCase(),
+        headers,
+        search: url.search,
+        body: parsedBody,
+      },
+      context: () => options.context({ raw: req, requestId }),
+    });
+
+    res.statusCode = result.status ?? 200;
+    for (const [name, value] of result.headers) res.setHeader(name, value);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+}
+
+type BodyResult = { kind: 'ok'; text: string } | { kind: 'too-large' };
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) {
+    req.resume();
+    return { kind: 'too-large' };
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      req.resume();
+      return { kind: 'too-large' };
+    }
+    chunks.push(chunk);
+  }
+  return { kind: 'ok', text: Buffer.concat(chunks).toString('utf8') };
+}
+
+function isJson(req: IncomingMessage): boolean {
+  const type = req.headers['content-type'] ?? '';
+  return /^application\/(.+\+)?json\b/i.test(type);
+}
+
+export function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+function sendGraphQLError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+}

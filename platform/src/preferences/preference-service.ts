@@ -1,0 +1,204 @@
+import type { Logger } from 'pino';
+import type { ChangeBus } from '../change-feed/change-bus.js';
+import {
+  badUserInput,
+  conflict,
+  notFound,
+  type Violation,
+} from '../errors/graphql-errors.js';
+import { effectiveValueMap } from '../layering/effective-values.js';
+import type {
+  PreferenceCatalog,
+  PreferenceDefinition,
+  RealmConfig,
+} from '../realm-config/catalog.js';
+import {
+  preferenceVersion,
+  type LayerPatch,
+  type PlannedWrite,
+  type PreferenceStore,
+  type StoredPreference,
+} from '../storage/preference-store.js';
+import { RESET, type KeyChange, type WriteRequest } from './write-request.js';
+
+export interface PreferenceServiceOptions {
+  /** The current catalog; a function so a reloaded one takes effect. */
+  readonly catalog: () => PreferenceCatalog;
+  readonly store: PreferenceStore;
+  readonly bus: ChangeBus;
+  readonly logger: Logger;
+}
+
+/**
+ * The one place where preference writes are validated, planned and
+ * stored, and their change events published. Core and division subgraphs
+ * all write through it, each with its own `writer`, so the rules are the
+ * same whichever service a write comes through.
+ *
+ * Merge policy: without `expectedVersion`, a write is a patch of the named
+ * keys applied to the latest stored state (a concurrent write of other
+ * keys is kept; of the same key, the later write wins). With
+ * `expectedVersion`, the write applies only if nothing in the preference
+ * changed since that version, otherwise CONFLICT and nothing is stored.
+ */
+export class PreferenceService {
+  constructor(private readonly options: PreferenceServiceOptions) {}
+
+  get catalog(): PreferenceCatalog {
+    return this.options.catalog();
+  }
+
+  /** The realm's configuration; NOT_FOUND for an unknown realm. */
+  realm(realmId: string): RealmConfig {
+    const realm = this.catalog.realm(realmId);
+    if (!realm) throw notFound(`Realm "${realmId}"`);
+    return realm;
+  }
+
+  read(realm: string, userId: string): Promise<StoredPreference> {
+    return this.options.store.read(realm, userId);
+  }
+
+  readMany(realm: string, userIds: readonly string[]): Promise<StoredPreference[]> {
+    return this.options.store.readMany(realm, userIds);
+  }
+
+  /**
+   * Validates every change, then stores them all or nothing. Throws
+   * BAD_USER_INPUT listing every violation, or CONFLICT.
+   */
+  async write(request: WriteRequest): Promise<StoredPreference> {
+    const realm = this.realm(request.realm);
+    const violations = validateChanges(realm, request);
+    if (violations.length > 0) throw badUserInput(violations);
+
+    const outcome = await this.options.store.write(
+      request.realm,
+      request.userId,
+      (current) => planWrite(realm, request, current),
+      { actor: request.actor, requestId: request.requestId },
+      this.catalog.realmIds,
+    );
+
+    // The write is stored and in the change log; a failed publish only
+    // delays live delivery, so it is logged rather than failing the write.
+    for (const event of outcome.events) {
+      await this.options.bus.publish(event).catch((error: unknown) => {
+        this.options.logger.error(
+          { err: error, requestId: request.requestId, cursor: event.cursor },
+          'change event stored but not published',
+        );
+      });
+    }
+    return outcome.preference;
+  }
+}
+
+/** Checks what does not depend on stored state: keys, owners, rules. */
+export function validateChanges(
+  realm: RealmConfig,
+  request: WriteRequest,
+): Violation[] {
+  const violations: Violation[] = [];
+  const seen = new Set<string>();
+  for (const change of request.changes) {
+    const definition = realm.definitions.get(change.key);
+    const fail = (rule: string, message: string, path = change.path) =>
+      violations.push({ path, key: change.key, rule, message });
+
+    if (!definition) {
+      fail('unknownKey', `"${change.key}" is not a preference of realm "${realm.id}"`);
+      continue;
+    }
+    if (seen.has(change.key)) {
+      fail('duplicateKey', `"${change.key}" is named more than once`);
+      continue;
+    }
+    seen.add(change.key);
+    if (definition.owner !== request.writer) {
+      fail('owner', ownerMessage(definition));
+      continue;
+    }
+    if (definition.scope === 'REALM' && change.scope === 'GLOBAL') {
+      fail('scope', `"${change.key}" is a realm field; it cannot be set globally`);
+      continue;
+    }
+    if (change.value === RESET) continue;
+    if (definition.locked) {
+      fail('locked', `"${change.key}" is locked in realm "${realm.id}"`);
+      continue;
+    }
+    for (const problem of definition.check(change.value)) {
+      fail(
+        problem.rule,
+        `"${change.key}"${problem.message.startsWith('/') ? '' : ' '}${problem.message}`,
+        [...change.path, 'value', ...problem.path],
+      );
+    }
+  }
+  return violations;
+}
+
+function ownerMessage(definition: PreferenceDefinition): string {
+  return definition.owner
+    ? `"${definition.key}" belongs to the ${definition.owner} division; ` +
+        `write it with its own mutation`
+    : `"${definition.key}" is written through setPreferences`;
+}
+
+/** Turns validated changes into layer patches against the current state. */
+export function planWrite(
+  realm: RealmConfig,
+  request: WriteRequest,
+  current: StoredPreference,
+): PlannedWrite | null {
+  const version = preferenceVersion(current);
+  if (request.expectedVersion !== null && request.expectedVersion !== version) {
+    throw conflict(request.expectedVersion, version, effectiveValueMap(realm, current));
+  }
+
+  const realmPatch = { set: {} as Record<string, unknown>, unset: [] as string[] };
+  const globalPatch = { set: {} as Record<string, unknown>, unset: [] as string[] };
+  for (const change of request.changes) {
+    const definition = realm.definitions.get(change.key);
+    if (!definition) continue;
+    const layer = chooseLayer(definition, change, current);
+    const [patch, stored] =
+      layer === 'GLOBAL'
+        ? [globalPatch, current.globalLayer.values]
+        : [realmPatch, current.realmLayer.values];
+
+    if (change.value === RESET) {
+      if (Object.hasOwn(stored, change.key)) patch.unset.push(change.key);
+    } else if (
+      !Object.hasOwn(stored, change.key) ||
+      !sameJson(stored[change.key], change.value)
+    ) {
+      patch.set[change.key] = change.value;
+    }
+  }
+
+  if (isEmpty(realmPatch) && isEmpty(globalPatch)) return null;
+  return { realmPatch, globalPatch };
+}
+
+function chooseLayer(
+  definition: PreferenceDefinition,
+  change: KeyChange,
+  current: StoredPreference,
+): 'GLOBAL' | 'REALM' {
+  if (definition.scope === 'REALM') return 'REALM';
+  if (change.scope) return change.scope;
+  if (change.value !== RESET) return 'GLOBAL';
+  // A reset without scope undoes the layer the user sees: the realm value
+  // if there is one, otherwise the user's global value.
+  return Object.hasOwn(current.realmLayer.values, definition.key) ? 'REALM' : 'GLOBAL';
+}
+
+function isEmpty(patch: LayerPatch): boolean {
+  return Object.keys(patch.set).length === 0 && patch.unset.length === 0;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

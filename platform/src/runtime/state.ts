@@ -1,0 +1,103 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  createMemoryChangeBus,
+  createRedisChangeBus,
+  type ChangeBus,
+} from '../change-feed/change-bus.js';
+import { MemoryPreferenceStore } from '../storage/memory-store.js';
+import type { PreferenceStore } from '../storage/preference-store.js';
+import { RedisPreferenceStore } from '../storage/redis-store.js';
+
+/** Where state lives and how changes travel, for one process. */
+export interface StateBackend {
+  readonly kind: 'redis' | 'memory';
+  readonly store: PreferenceStore;
+  readonly bus: ChangeBus;
+  close(): Promise<void>;
+}
+
+export interface StateOptions {
+  /** A Redis URL; without one, state is in memory (embedded default). */
+  readonly redisUrl?: string | undefined;
+  /** Prefix of every Redis key (tests use their own). Default `realms`. */
+  readonly keyPrefix?: string | undefined;
+  readonly logger: Logger;
+}
+
+/**
+ * Opens the state store and change bus: Redis when a URL is given (three
+ * connections: commands, publishing, and a subscriber, which Redis
+ * dedicates to pub/sub), otherwise in memory and in process.
+ */
+export function openState(options: StateOptions): StateBackend {
+  if (!options.redisUrl) {
+    const store = new MemoryPreferenceStore();
+    const bus = createMemoryChangeBus();
+    return {
+      kind: 'memory',
+      store,
+      bus,
+      close: async () => {
+        await bus.close();
+        await store.close();
+      },
+    };
+  }
+
+  const logger = options.logger.child({ component: 'redis' });
+  const connect = (role: string) => {
+    const client = new Redis(options.redisUrl as string, {
+      connectionName: `realms-${role}`,
+      maxRetriesPerRequest: 3,
+    });
+    client.on('error', (error: Error) => logger.warn({ role, err: error.message }, 'redis error'));
+    return client;
+  };
+  const commands = connect('store');
+  const store = new RedisPreferenceStore({
+    redis: commands,
+    keyPrefix: options.keyPrefix,
+  });
+  const bus = createRedisChangeBus({
+    publisher: connect('publisher'),
+    subscriber: connect('subscriber'),
+  });
+  return {
+    kind: 'redis',
+    store,
+    bus,
+    close: async () => {
+      await bus.close();
+      await store.close();
+      commands.disconnect();
+    },
+  };
+}
+
+/**
+ * A Redis connection used only to answer readiness checks, for services
+ * that need Redis reachable but keep no state in it themselves.
+ */
+export function redisHealthCheck(redisUrl: string, logger: Logger) {
+  const client = new Redis(redisUrl, {
+    connectionName: 'realms-health',
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  });
+  client.on('error', (error: Error) =>
+    logger.warn({ err: error.message }, 'redis health connection error'),
+  );
+  return {
+    check: async (): Promise<boolean> => {
+      try {
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    close: async (): Promise<void> => {
+      client.disconnect();
+    },
+  };
+}

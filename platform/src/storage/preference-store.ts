@@ -1,0 +1,135 @@
+import type { PreferenceChangeEvent } from '../change-feed/change-event.js';
+
+/** One stored layer of a user's values: the user-global or a realm layer. */
+export interface StoredLayer {
+  /** Increments by one on every write of this layer; 0 when never written. */
+  readonly version: number;
+  /** ISO 8601 time of the last write, or null when never written. */
+  readonly updatedAt: string | null;
+  /** The user's own values in this layer, by preference key. */
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What the store holds for one user in one realm: the realm layer (realm
+ * fields and realm-specific values of global fields) and the user-global
+ * layer (global fields that follow the user into every realm).
+ */
+export interface StoredPreference {
+  readonly realm: string;
+  readonly userId: string;
+  readonly realmLayer: StoredLayer;
+  readonly globalLayer: StoredLayer;
+}
+
+/**
+ * The Preference version a client sees: the sum of both layer versions.
+ * Each write bumps at least one layer, so it grows with every change of the
+ * user's effective values in this realm, whichever layer changed.
+ */
+export function preferenceVersion(stored: StoredPreference): number {
+  return stored.realmLayer.version + stored.globalLayer.version;
+}
+
+/** Changes to one layer: keys to set, keys to remove (reset). */
+export interface LayerPatch {
+  readonly set: Readonly<Record<string, unknown>>;
+  readonly unset: readonly string[];
+}
+
+/**
+ * A write, computed from what was read. The store applies it only if
+ * neither layer changed since `basedOn` was read (compare-and-set); if one
+ * did, the store reads again and calls the planner again.
+ */
+export interface PlannedWrite {
+  readonly realmPatch: LayerPatch;
+  readonly globalPatch: LayerPatch;
+}
+
+/** Who wrote, and on whose request; copied into change events. */
+export interface WriteMetadata {
+  readonly actor: string;
+  readonly requestId: string;
+}
+
+/**
+ * Plans a write from the current state. Throws (a GraphQL error) to refuse
+ * the write; returns null when there is nothing to change.
+ */
+export type WritePlanner = (current: StoredPreference) => PlannedWrite | null;
+
+export interface WriteOutcome {
+  /** The state after the write (or the unchanged state for a no-op). */
+  readonly preference: StoredPreference;
+  /** One event per Preference whose values changed; empty for a no-op. */
+  readonly events: readonly PreferenceChangeEvent[];
+}
+
+/** A page of a realm's users that have stored values. */
+export interface UserPage {
+  readonly userIds: readonly string[];
+  /** Pass back to get the next page; null when this was the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** A slice of a realm's change log, oldest first. */
+export interface ChangeLogSlice {
+  readonly events: readonly PreferenceChangeEvent[];
+  /**
+   * True when events after the requested cursor were already trimmed by
+   * retention, so the caller missed some and must re-fetch current state.
+   */
+  readonly truncated: boolean;
+}
+
+/**
+ * Where preference state lives. Keys are partitioned by realm (plus one
+ * user-global partition), so one realm's data can be listed, exported or
+ * dropped alone. Implementations: Redis for production, memory for the
+ * embedded default; both pass the same contract suite.
+ */
+export interface PreferenceStore {
+  /** Reads one user's layers in a realm; never-written layers are empty. */
+  read(realm: string, userId: string): Promise<StoredPreference>;
+
+  /** Reads several users of one realm in one round trip, in input order. */
+  readMany(
+    realm: string,
+    userIds: readonly string[],
+  ): Promise<StoredPreference[]>;
+
+  /**
+   * Applies a planned write atomically: both layers and the change-log
+   * entries are stored together or not at all. `realms` lists every realm
+   * whose change log must record a change of the user-global layer.
+   */
+  write(
+    realm: string,
+    userId: string,
+    plan: WritePlanner,
+    meta: WriteMetadata,
+    realms: readonly string[],
+  ): Promise<WriteOutcome>;
+
+  /** Lists the users of a realm that have a stored realm layer. */
+  listUsers(
+    realm: string,
+    page: { after?: string | null; limit: number },
+  ): Promise<UserPage>;
+
+  /** Reads a realm's change log after a cursor (exclusive), oldest first. */
+  readChanges(
+    realm: string,
+    after: string | null,
+    limit: number,
+  ): Promise<ChangeLogSlice>;
+
+  /** Removes every stored value and change of one realm. */
+  dropRealm(realm: string): Promise<void>;
+
+  /** Answers when the backing service is reachable. */
+  ping(): Promise<boolean>;
+
+  close(): Promise<void>;
+}

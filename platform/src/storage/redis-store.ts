@@ -1,0 +1,461 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { PreferenceChangeEvent } from '../change-feed/change-event.js';
+import {
+  assertPageLimit,
+  assertStorableRealm,
+  changeEventBody,
+  completeChangeEvent,
+  cursorPosition,
+  DEFAULT_MAX_WRITE_ATTEMPTS,
+  EMPTY_LAYER,
+  emptyPreference,
+  invalidCursor,
+  writeWithRetry,
+  type AppliedWrite,
+  type ChangeEventBody,
+  type CommittedEvent,
+} from './apply-patch.js';
+import type {
+  ChangeLogSlice,
+  PreferenceStore,
+  StoredLayer,
+  StoredPreference,
+  UserPage,
+  WriteMetadata,
+  WriteOutcome,
+  WritePlanner,
+} from './preference-store.js';
+
+/** Options of {@link RedisPreferenceStore}. */
+export interface RedisPreferenceStoreOptions {
+  /**
+   * The client to use. The caller keeps owning it (and closes it) unless
+   * `ownsClient` is set. It must not use ioredis' own `keyPrefix` option:
+   * key scans for `dropRealm` would not see that prefix.
+   */
+  readonly redis: Redis;
+  /** Let `close()` quit the client. @default false */
+  readonly ownsClient?: boolean;
+  /**
+   * First segment of every key, so several deployments (or test runs) can
+   * share one Redis.
+   * @default 'realms'
+   */
+  readonly keyPrefix?: string;
+  /**
+   * About how many events each realm's change stream keeps (`MAXLEN ~`:
+   * Redis trims whole stream nodes, so a few more may stay).
+   * @default 100_000
+   */
+  readonly changeLogMaxLength?: number;
+  /**
+   * How often a write is planned again after another write changed the
+   * user's layers in between, before it fails with `write contention`.
+   * @default 20
+   */
+  readonly maxWriteAttempts?: number;
+  /**
+   * How long `ping()` waits for an answer before it says false; ioredis
+   * queues commands while reconnecting, so an unbounded ping could hang.
+   * @default 1_000
+   */
+  readonly pingTimeoutMs?: number;
+}
+
+/** The ioredis command name the compare-and-set script is defined under. */
+const CAS_COMMAND = 'realmsPreferenceCasWrite';
+
+/**
+ * Compare-and-set of one user's two layers plus their change events.
+ *
+ * KEYS[1] the user's layer in the writing realm, KEYS[2] the user's global
+ * layer, KEYS[3] the writing realm's user index, then two keys per event:
+ * the target realm's change stream and the user's layer in that realm.
+ * ARGV[1..2] the realm and global layer versions the write was planned on;
+ * ARGV[3..4] the new layer data, or '' for a layer the write leaves alone;
+ * ARGV[5] the user id; ARGV[6] the stream max length; ARGV[7..] one event
+ * JSON per event, cut off where its version value goes: the version of
+ * another realm's Preference depends on that realm's layer, read here.
+ * Returns false when a version moved, else a stream id and version per event.
+ *
+ * Known limitation: the script touches the `{realm}` and `{global}` hash
+ * tags (and, for a global change, every listed realm) in one call. That is
+ * fine on a single Redis (or one with replicas), but a Redis Cluster
+ * refuses it with CROSSSLOT, as the keys live in different slots. Running
+ * on a cluster needs another design (for example the global layer copied
+ * into each realm's slot, or events fanned out by a second step), which is
+ * not built.
+ */
+const CAS_WRITE_LUA = `
+local function version(key)
+  return tonumber(redis.call('HGET', key, 'v')) or 0
+end
+
+local realmVersion = tonumber(ARGV[1])
+local globalVersion = tonumber(ARGV[2])
+if version(KEYS[1]) ~= realmVersion or version(KEYS[2]) ~= globalVersion then
+  return false
+end
+
+if ARGV[3] ~= '' then
+  realmVersion = realmVersion + 1
+  redis.call('HSET', KEYS[1], 'v', realmVersion, 'd', ARGV[3])
+  redis.call('ZADD', KEYS[3], 0, ARGV[5])
+end
+if ARGV[4] ~= '' then
+  globalVersion = globalVersion + 1
+  redis.call('HSET', KEYS[2], 'v', globalVersion, 'd', ARGV[4])
+end
+
+local result = {}
+for i = 7, #ARGV do
+  local n = i - 7
+  local stream, layer = KEYS[4 + 2 * n], KEYS[5 + 2 * n]
+  local v = version(layer) + globalVersion
+  local event = ARGV[i] .. v .. '}'
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', ARGV[6], '*', 'e', event)
+  result[#result + 1] = id
+  result[#result + 1] = v
+end
+return result
+`;
+
+type CasCommand = (
+  numKeys: number,
+  ...args: (string | number)[]
+) => Promise<(string | number)[] | null>;
+
+/** How many keys one SCAN step asks for, and one UNLINK removes. */
+const SCAN_BATCH_SIZE = 500;
+
+/** Escapes a literal for a Redis glob pattern (SCAN MATCH). */
+function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** Runs a pipeline and returns its replies, throwing the first error. */
+async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}
+
+/** Turns an HMGET of `v` and `d` into a layer; missing hash = empty layer. */
+function parseLayer(reply: unknown): StoredLayer {
+  const [version, data] = reply as (string | null)[];
+  if (version == null || data == null) return EMPTY_LAYER;
+
+  const parsed = JSON.parse(data) as {
+    updatedAt: string | null;
+    values: Record<string, unknown>;
+  };
+  return {
+    version: Number(version),
+    updatedAt: parsed.updatedAt,
+    values: parsed.values,
+  };
+}
+
+function layerData(layer: StoredLayer): string {
+  return JSON.stringify({ updatedAt: layer.updatedAt, values: layer.values });
+}
+
+/** A stream id as numbers, to compare ids correctly (not as strings). */
+function parseStreamId(id: string): [number, number] | null {
+  const match = /^(\d{1,16})-(\d{1,16})$/.exec(id);
+  return match ? [Number(match[1]), Number(match[2])] : null;
+}
+
+function streamIdBefore(a: [number, number], b: [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+/** Reads one field of an XINFO STREAM reply (a flat name/value list). */
+function infoField(info: unknown, name: string): unknown {
+  const list = info as unknown[];
+  const index = list.indexOf(name);
+  return index >= 0 && index % 2 === 0 ? list[index + 1] : undefined;
+}
+
+/**
+ * The production preference store. Each realm's keys share one hash tag
+ * (`realms:{sports}:…`), so a realm can be listed, exported or dropped on
+ * its own; user-global layers live under `{global}`. Writes are
+ * compare-and-set in one Lua script; change events go to one stream per
+ * realm, whose entry ids are the cursors.
+ */
+export class RedisPreferenceStore implements PreferenceStore {
+  private readonly redis: Redis;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly changeLogMaxLength: number;
+  private readonly maxWriteAttempts: number;
+  private readonly pingTimeoutMs: number;
+  private readonly casWrite: CasCommand;
+
+  constructor(options: RedisPreferenceStoreOptions) {
+    if (options.redis.options.keyPrefix) {
+      throw new Error('Use keyPrefix of the store, not of the ioredis client.');
+    }
+    this.redis = options.redis;
+    this.ownsClient = options.ownsClient ?? false;
+    this.prefix = options.keyPrefix ?? 'realms';
+    this.changeLogMaxLength = options.changeLogMaxLength ?? 100_000;
+    this.maxWriteAttempts =
+      options.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 1_000;
+
+    // ioredis sends EVALSHA and falls back to EVAL when Redis lacks the script.
+    this.redis.defineCommand(CAS_COMMAND, { lua: CAS_WRITE_LUA });
+    const command = (this.redis as unknown as Record<string, unknown>)[
+      CAS_COMMAND
+    ] as CasCommand;
+    this.casWrite = command.bind(this.redis);
+  }
+
+  /** The hash of a user's layer in a realm. */
+  realmLayerKey(realm: string, userId: string): string {
+    return `${this.prefix}:{${realm}}:pref:${userId}`;
+  }
+
+  /** The hash of a user's global layer. */
+  globalLayerKey(userId: string): string {
+    return `${this.prefix}:{global}:pref:${userId}`;
+  }
+
+  private usersKey(realm: string): string {
+    return `${this.prefix}:{${realm}}:users`;
+  }
+
+  private changesKey(realm: string): string {
+    return `${this.prefix}:{${realm}}:changes`;
+  }
+
+  async read(realm: string, userId: string): Promise<StoredPreference> {
+    const [stored] = await this.readMany(realm, [userId]);
+    return stored ?? emptyPreference(realm, userId);
+  }
+
+  async readMany(
+    realm: string,
+    userIds: readonly string[],
+  ): Promise<StoredPreference[]> {
+    assertStorableRealm(realm);
+    if (userIds.length === 0) return [];
+
+    const pipeline = this.redis.pipeline();
+    for (const userId of userIds) {
+      pipeline.hmget(this.realmLayerKey(realm, userId), 'v', 'd');
+      pipeline.hmget(this.globalLayerKey(userId), 'v', 'd');
+    }
+    const replies = await execPipeline(pipeline);
+    return userIds.map((userId, i) => ({
+      realm,
+      userId,
+      realmLayer: parseLayer(replies[2 * i]),
+      globalLayer: parseLayer(replies[2 * i + 1]),
+    }));
+  }
+
+  async write(
+    realm: string,
+    userId: string,
+    plan: WritePlanner,
+    meta: WriteMetadata,
+    realms: readonly string[],
+  ): Promise<WriteOutcome> {
+    assertStorableRealm(realm);
+    realms.forEach(assertStorableRealm);
+    const backend = {
+      read: () => this.read(realm, userId),
+      commit: (applied: AppliedWrite) => this.commit(applied, meta),
+    };
+    return writeWithRetry(backend, plan, meta, realms, this.maxWriteAttempts);
+  }
+
+  async listUsers(
+    realm: string,
+    page: { after?: string | null; limit: number },
+  ): Promise<UserPage> {
+    assertStorableRealm(realm);
+    assertPageLimit(page.limit);
+
+    // All members share score 0, so the set orders them by bytes.
+    const from = page.after == null ? '-' : `(${page.after}`;
+    const ids = await this.redis.zrangebylex(
+      this.usersKey(realm),
+      from,
+      '+',
+      'LIMIT',
+      0,
+      page.limit + 1,
+    );
+    const userIds = ids.slice(0, page.limit);
+    const more = ids.length > page.limit;
+    return { userIds, nextCursor: more ? (userIds.at(-1) ?? null) : null };
+  }
+
+  async readChanges(
+    realm: string,
+    after: string | null,
+    limit: number,
+  ): Promise<ChangeLogSlice> {
+    assertStorableRealm(realm);
+    assertPageLimit(limit);
+    const afterId = after === null ? null : this.parseCursor(realm, after);
+
+    const key = this.changesKey(realm);
+    const results = await this.redis
+      .pipeline()
+      .xrange(key, afterId === null ? '-' : `(${afterId}`, '+', 'COUNT', limit)
+      .xinfo('STREAM', key)
+      .exec();
+    const [range, info] = results ?? [];
+    if (range?.[0]) throw range[0];
+    if (info?.[0]) {
+      // A realm without any write (or just dropped) has no stream yet.
+      if (/no such key/i.test(info[0].message)) {
+        return { events: [], truncated: false };
+      }
+      throw info[0];
+    }
+
+    const entries = (range?.[1] ?? []) as [string, string[]][];
+    return {
+      events: entries.map(([id, fields]) => this.parseEntry(realm, id, fields)),
+      truncated: this.trimmedAfter(info?.[1], afterId),
+    };
+  }
+
+  async dropRealm(realm: string): Promise<void> {
+    assertStorableRealm(realm);
+    const pattern = `${globLiteral(this.prefix)}:{${realm}}:*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        pattern,
+        'COUNT',
+        SCAN_BATCH_SIZE,
+      );
+      if (keys.length > 0) await this.redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  async ping(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.pingTimeoutMs);
+    });
+    try {
+      const answer = this.redis.ping().then((reply) => reply === 'PONG');
+      return await Promise.race([answer, timedOut]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient || this.redis.status === 'end') return;
+    try {
+      await this.redis.quit();
+    } catch {
+      // Quitting fails when the connection is already gone; drop it anyway.
+      this.redis.disconnect();
+    }
+  }
+
+  /** Runs the compare-and-set script; null when a layer version moved. */
+  private async commit(
+    applied: AppliedWrite,
+    meta: WriteMetadata,
+  ): Promise<CommittedEvent[] | null> {
+    const { realm, userId } = applied.before;
+    const keys = [
+      this.realmLayerKey(realm, userId),
+      this.globalLayerKey(userId),
+      this.usersKey(realm),
+    ];
+    const args: (string | number)[] = [
+      applied.before.realmLayer.version,
+      applied.before.globalLayer.version,
+      applied.realmLayerChanged ? layerData(applied.after.realmLayer) : '',
+      applied.globalLayerChanged ? layerData(applied.after.globalLayer) : '',
+      userId,
+      this.changeLogMaxLength,
+    ];
+    for (const target of applied.targets) {
+      keys.push(this.changesKey(target.realm));
+      keys.push(this.realmLayerKey(target.realm, userId));
+      args.push(versionlessJson(changeEventBody(applied, target, meta)));
+    }
+
+    const reply = await this.casWrite(keys.length, ...keys, ...args);
+    if (reply === null) return null;
+    return applied.targets.map((target, i) => ({
+      cursor: `${target.realm}/${String(reply[2 * i])}`,
+      version: Number(reply[2 * i + 1]),
+    }));
+  }
+
+  /** The stream id in a cursor of this realm; a client error otherwise. */
+  private parseCursor(realm: string, cursor: string): string {
+    const position = cursorPosition(realm, cursor);
+    if (position === null || parseStreamId(position) === null) {
+      throw invalidCursor(realm, cursor);
+    }
+    return position;
+  }
+
+  private parseEntry(
+    realm: string,
+    id: string,
+    fields: string[],
+  ): PreferenceChangeEvent {
+    const json = fields[fields.indexOf('e') + 1];
+    if (json === undefined) {
+      throw new Error(`Change-log entry ${realm}/${id} has no event.`);
+    }
+    const stored = JSON.parse(json) as ChangeEventBody & { version: number };
+    return completeChangeEvent(stored, {
+      cursor: `${realm}/${id}`,
+      version: stored.version,
+    });
+  }
+
+  /**
+   * Whether retention trimmed events the reader has not seen: something
+   * was trimmed and the cursor is older than the first retained entry.
+   * Conservative by one entry: a reader whose cursor is exactly the last
+   * trimmed event also gets true, since stream ids of trimmed entries are
+   * gone. Needs Redis 7.0+ (`entries-added`, `recorded-first-entry-id`).
+   */
+  private trimmedAfter(info: unknown, afterId: string | null): boolean {
+    const added = infoField(info, 'entries-added');
+    const length = infoField(info, 'length');
+    const firstId = infoField(info, 'recorded-first-entry-id');
+    if (added === undefined || typeof firstId !== 'string') {
+      throw new Error('Reading the change log needs Redis 7.0 or later.');
+    }
+    if (Number(added) <= Number(length)) return false;
+    if (afterId === null) return true;
+
+    const after = parseStreamId(afterId);
+    const first = parseStreamId(firstId);
+    return after !== null && first !== null && streamIdBefore(after, first);
+  }
+}
+
+/**
+ * An event's JSON without its closing brace, ending in `"version":`, so the
+ * script can append the version it computes and close the object.
+ */
+function versionlessJson(body: ChangeEventBody): string {
+  return `${JSON.stringify(body).slice(0, -1)},"version":`;
+}

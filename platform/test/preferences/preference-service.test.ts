@@ -1,0 +1,196 @@
+import { pino } from 'pino';
+import { GraphQLError } from 'graphql';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMemoryChangeBus, type ChangeBus } from '../../src/change-feed/change-bus.js';
+import type { PreferenceChangeEvent } from '../../src/change-feed/change-event.js';
+import { PreferenceService } from '../../src/preferences/preference-service.js';
+import { RESET, type KeyChange, type WriteRequest } from '../../src/preferences/write-request.js';
+import { MemoryPreferenceStore } from '../../src/storage/memory-store.js';
+import { preferenceVersion } from '../../src/storage/preference-store.js';
+import { realCatalog } from '../fixtures.js';
+
+const catalog = realCatalog();
+let store: MemoryPreferenceStore;
+let bus: ChangeBus;
+let service: PreferenceService;
+
+beforeEach(() => {
+  store = new MemoryPreferenceStore();
+  bus = createMemoryChangeBus();
+  service = new PreferenceService({
+    catalog: () => catalog,
+    store,
+    bus,
+    logger: pino({ level: 'silent' }),
+  });
+});
+afterEach(async () => {
+  await bus.close();
+  await store.close();
+});
+
+function changes(values: Record<string, unknown>, scope: KeyChange['scope'] = null): KeyChange[] {
+  return Object.entries(values).map(([key, value], i) => ({ key, value, scope, path: ['values', i] }));
+}
+
+function request(overrides: Partial<WriteRequest>): WriteRequest {
+  return {
+    realm: 'sports',
+    userId: 'alice',
+    changes: [],
+    expectedVersion: null,
+    writer: null,
+    actor: 'alice',
+    requestId: 'test',
+    ...overrides,
+  };
+}
+
+async function refusal(write: Promise<unknown>) {
+  const error = await write.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(GraphQLError);
+  return error as GraphQLError;
+}
+
+describe('preference writes', () => {
+  it('lists every violation and stores nothing', async () => {
+    const error = await refusal(
+      service.write(
+        request({
+          changes: changes({
+            locale: 'definitely not a tag',
+            theme: 'sepia',
+            'notifications.channels': ['email', 'email'],
+            'sports.favoriteTeams': ['x'],
+            nope: 1,
+            'notifications.digest': null,
+          }),
+        }),
+      ),
+    );
+    expect(error.extensions['code']).toBe('BAD_USER_INPUT');
+    const violations = error.extensions['violations'] as { key: string; rule: string; path: unknown[] }[];
+    expect(violations.map((v) => `${v.key}:${v.rule}`)).toEqual([
+      'locale:format',
+      'theme:enum',
+      'notifications.channels:uniqueItems',
+      'sports.favoriteTeams:owner',
+      'nope:unknownKey',
+      'notifications.digest:required',
+    ]);
+    expect(violations[0]?.path).toEqual(['values', 0, 'value']);
+    const stored = await store.read('sports', 'alice');
+    expect(preferenceVersion(stored)).toBe(0);
+  });
+
+  it('points at the offending item inside a value', async () => {
+    const error = await refusal(
+      service.write(
+        request({
+          writer: 'sports',
+          changes: changes({ 'sports.alertEvents': ['game-start', 'fireworks'] }),
+        }),
+      ),
+    );
+    const violations = error.extensions['violations'] as { path: unknown[] }[];
+    expect(violations[0]?.path).toEqual(['values', 0, 'value', 1]);
+  });
+
+  it('refuses locked keys and global scope for realm keys', async () => {
+    const error = await refusal(
+      service.write(
+        request({
+          realm: 'entertainment',
+          changes: [
+            { key: 'notifications.digest', value: 'off', scope: null, path: ['values', 0] },
+            { key: 'entertainment.subtitles', value: true, scope: 'GLOBAL', path: ['values', 1] },
+          ],
+        }),
+      ),
+    );
+    const rules = (error.extensions['violations'] as { rule: string }[]).map((v) => v.rule);
+    expect(rules).toEqual(['locked', 'scope']);
+  });
+
+  it('stores a global value in the user layer and a realm-scoped one in the realm', async () => {
+    await service.write(request({ changes: changes({ locale: 'fr-FR' }) }));
+    await service.write(request({ changes: changes({ timeZone: 'Europe/Paris' }, 'REALM') }));
+    const sports = await store.read('sports', 'alice');
+    expect(sports.globalLayer.values).toEqual({ locale: 'fr-FR' });
+    expect(sports.realmLayer.values).toEqual({ timeZone: 'Europe/Paris' });
+    const parks = await store.read('parks', 'alice');
+    expect(parks.globalLayer.values).toEqual({ locale: 'fr-FR' });
+    expect(parks.realmLayer.values).toEqual({});
+  });
+
+  it('returns CONFLICT with the current state for a stale expectedVersion', async () => {
+    await service.write(request({ changes: changes({ theme: 'light' }) }));
+    const error = await refusal(
+      service.write(request({ changes: changes({ locale: 'de-DE' }), expectedVersion: 0 })),
+    );
+    expect(error.extensions).toMatchObject({
+      code: 'CONFLICT',
+      expectedVersion: 0,
+      currentVersion: 1,
+    });
+    expect((error.extensions['currentValues'] as Record<string, unknown>)['theme']).toBe('light');
+    const stored = await store.read('sports', 'alice');
+    expect(stored.globalLayer.values).toEqual({ theme: 'light' });
+  });
+
+  it('accepts the current expectedVersion', async () => {
+    await service.write(request({ changes: changes({ theme: 'light' }) }));
+    const stored = await service.write(
+      request({ changes: changes({ locale: 'de-DE' }), expectedVersion: 1 }),
+    );
+    expect(preferenceVersion(stored)).toBe(2);
+  });
+
+  it('merges concurrent writes of different keys without expectedVersion', async () => {
+    await Promise.all([
+      service.write(request({ changes: changes({ theme: 'light' }) })),
+      service.write(request({ changes: changes({ locale: 'it-IT' }) })),
+      service.write(request({ writer: 'sports', changes: changes({ 'sports.favoriteTeams': ['a-b'] }) })),
+    ]);
+    const stored = await store.read('sports', 'alice');
+    expect(stored.globalLayer.values).toEqual({ theme: 'light', locale: 'it-IT' });
+    expect(stored.realmLayer.values).toEqual({ 'sports.favoriteTeams': ['a-b'] });
+  });
+
+  it('resets to the inherited value, realm layer first', async () => {
+    await service.write(request({ changes: changes({ locale: 'fr-FR' }) }));
+    await service.write(request({ changes: changes({ locale: 'es-ES' }, 'REALM') }));
+    await service.write(request({ changes: [{ key: 'locale', value: RESET, scope: null, path: ['keys', 0] }] }));
+    let stored = await store.read('sports', 'alice');
+    expect(stored.realmLayer.values).toEqual({});
+    expect(stored.globalLayer.values).toEqual({ locale: 'fr-FR' });
+    await service.write(request({ changes: [{ key: 'locale', value: RESET, scope: null, path: ['keys', 0] }] }));
+    stored = await store.read('sports', 'alice');
+    expect(stored.globalLayer.values).toEqual({});
+  });
+
+  it('emits one event per changed preference, and none for a no-op', async () => {
+    const received: PreferenceChangeEvent[] = [];
+    for (const realm of catalog.realmIds) {
+      await bus.subscribe(realm, (event) => received.push(event));
+    }
+    await service.write(request({ changes: changes({ locale: 'fr-FR', 'sports.spoilerProtection': true }) }));
+    await service.write(request({ changes: changes({ locale: 'fr-FR' }) }));
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(received.map((e) => e.realm).sort()).toEqual(['entertainment', 'parks', 'sports']);
+    const sports = received.find((e) => e.realm === 'sports');
+    expect(sports).toMatchObject({
+      userId: 'alice',
+      preferenceId: 'sports:alice',
+      actor: 'alice',
+      originRealm: 'sports',
+      version: 2,
+    });
+    expect([...(sports?.changedKeys ?? [])].sort()).toEqual(['locale', 'sports.spoilerProtection']);
+    expect(received.find((e) => e.realm === 'parks')?.changedKeys).toEqual(['locale']);
+  });
+});
