@@ -59,7 +59,10 @@ export class PreferenceService {
     return this.options.store.read(realm, userId);
   }
 
-  readMany(realm: string, userIds: readonly string[]): Promise<StoredPreference[]> {
+  readMany(
+    realm: string,
+    userIds: readonly string[],
+  ): Promise<StoredPreference[]> {
     return this.options.store.readMany(realm, userIds);
   }
 
@@ -107,7 +110,10 @@ export function validateChanges(
       violations.push({ path, key: change.key, rule, message });
 
     if (!definition) {
-      fail('unknownKey', `"${change.key}" is not a preference of realm "${realm.id}"`);
+      fail(
+        'unknownKey',
+        `"${change.key}" is not a preference of realm "${realm.id}"`,
+      );
       continue;
     }
     if (seen.has(change.key)) {
@@ -120,7 +126,10 @@ export function validateChanges(
       continue;
     }
     if (definition.scope === 'REALM' && change.scope === 'GLOBAL') {
-      fail('scope', `"${change.key}" is a realm field; it cannot be set globally`);
+      fail(
+        'scope',
+        `"${change.key}" is a realm field; it cannot be set globally`,
+      );
       continue;
     }
     if (change.value === RESET) continue;
@@ -132,7 +141,7 @@ export function validateChanges(
       fail(
         problem.rule,
         `"${change.key}"${problem.message.startsWith('/') ? '' : ' '}${problem.message}`,
-        [...change.path, 'value', ...problem.path],
+        [...(change.valuePath ?? [...change.path, 'value']), ...problem.path],
       );
     }
   }
@@ -154,11 +163,21 @@ export function planWrite(
 ): PlannedWrite | null {
   const version = preferenceVersion(current);
   if (request.expectedVersion !== null && request.expectedVersion !== version) {
-    throw conflict(request.expectedVersion, version, effectiveValueMap(realm, current));
+    throw conflict(
+      request.expectedVersion,
+      version,
+      effectiveValueMap(realm, current),
+    );
   }
 
-  const realmPatch = { set: {} as Record<string, unknown>, unset: [] as string[] };
-  const globalPatch = { set: {} as Record<string, unknown>, unset: [] as string[] };
+  const realmPatch = {
+    set: {} as Record<string, unknown>,
+    unset: [] as string[],
+  };
+  const globalPatch = {
+    set: {} as Record<string, unknown>,
+    unset: [] as string[],
+  };
   for (const change of request.changes) {
     const definition = realm.definitions.get(change.key);
     if (!definition) continue;
@@ -192,7 +211,9 @@ function chooseLayer(
   if (change.value !== RESET) return 'GLOBAL';
   // A reset without scope undoes the layer the user sees: the realm value
   // if there is one, otherwise the user's global value.
-  return Object.hasOwn(current.realmLayer.values, definition.key) ? 'REALM' : 'GLOBAL';
+  return Object.hasOwn(current.realmLayer.values, definition.key)
+    ? 'REALM'
+    : 'GLOBAL';
 }
 
 function isEmpty(patch: LayerPatch): boolean {

@@ -16,6 +16,11 @@ export interface KeyChange {
   readonly scope: PreferenceScope | null;
   /** Where this change sits in the operation's input, for error paths. */
   readonly path: readonly (string | number)[];
+  /**
+   * Where the value itself sits, when not at `[...path, 'value']` (a typed
+   * division input holds the value at `path`).
+   */
+  readonly valuePath?: readonly (string | number)[];
 }
 
 /** A write of one user's preference in one realm. */

@@ -1,6 +1,9 @@
 import DataLoader from 'dataloader';
 import { forbidden, notFound, realmsError } from '../errors/graphql-errors.js';
-import { parsePreferenceId, preferenceId } from '../change-feed/change-event.js';
+import {
+  parsePreferenceId,
+  preferenceId,
+} from '../change-feed/change-event.js';
 import { mayAccessPreference } from '../identity/identity.js';
 import type { StoredPreference } from '../storage/preference-store.js';
 import type { SubgraphContext } from './subgraph-server.js';
@@ -32,12 +35,20 @@ export function targetPreference(
   }
   const parsed = parsePreferenceId(id);
   if (!parsed) {
-    throw realmsError('BAD_USER_INPUT', 'A preference id is "<realm>:<userId>".', {
-      violations: [{ path: ['id'], key: null, rule: 'format', message: 'malformed id' }],
-    });
+    throw realmsError(
+      'BAD_USER_INPUT',
+      'A preference id is "<realm>:<userId>".',
+      {
+        violations: [
+          { path: ['id'], key: null, rule: 'format', message: 'malformed id' },
+        ],
+      },
+    );
   }
-  if (!mayAccessPreference(identity, parsed.realm, parsed.userId)) throw forbidden();
-  if (!context.preferences.catalog.realm(parsed.realm)) throw notFound(`Realm "${parsed.realm}"`);
+  if (!mayAccessPreference(identity, parsed.realm, parsed.userId))
+    throw forbidden();
+  if (!context.preferences.catalog.realm(parsed.realm))
+    throw notFound(`Realm "${parsed.realm}"`);
   return preferenceRef(parsed.realm, parsed.userId);
 }
 
@@ -51,13 +62,11 @@ export function loadStoredPreference(
   ref: PreferenceRef,
 ): Promise<StoredPreference> {
   let loader = context.memo.get('stored-preferences') as
-    | DataLoader<PreferenceRef, StoredPreference, string>
-    | undefined;
+    DataLoader<PreferenceRef, StoredPreference, string> | undefined;
   if (!loader) {
-    loader = new DataLoader(
-      (refs) => loadGrouped(context, refs),
-      { cacheKeyFn: (r) => r.id },
-    );
+    loader = new DataLoader((refs) => loadGrouped(context, refs), {
+      cacheKeyFn: (r) => r.id,
+    });
     context.memo.set('stored-preferences', loader);
   }
   return loader.load(ref);
@@ -73,7 +82,10 @@ async function loadGrouped(
   }
   const loaded = new Map<string, StoredPreference>();
   for (const [realm, group] of byRealm) {
-    const stored = await context.preferences.readMany(realm, group.map((r) => r.userId));
+    const stored = await context.preferences.readMany(
+      realm,
+      group.map((r) => r.userId),
+    );
     group.forEach((ref, i) => {
       const preference = stored[i];
       if (preference) loaded.set(ref.id, preference);
@@ -83,10 +95,12 @@ async function loadGrouped(
 }
 
 /** Forgets loaded state after a write, so the response shows the new one. */
-export function forgetStoredPreference(context: SubgraphContext, ref: PreferenceRef): void {
+export function forgetStoredPreference(
+  context: SubgraphContext,
+  ref: PreferenceRef,
+): void {
   const loader = context.memo.get('stored-preferences') as
-    | DataLoader<PreferenceRef, StoredPreference, string>
-    | undefined;
+    DataLoader<PreferenceRef, StoredPreference, string> | undefined;
   loader?.clear(ref);
 }
 

@@ -4,7 +4,7 @@ import addFormatsModule from 'ajv-formats';
 // ajv-formats is CommonJS; under NodeNext its default export is the module.
 const addFormats = addFormatsModule as unknown as (
   ajv: Ajv,
-  formats: string[],
+  options: { formats: string[]; keywords: boolean },
 ) => Ajv;
 
 const timeZones = new Set<string>([
@@ -29,11 +29,22 @@ export function isTimeZone(value: string): boolean {
 /**
  * The one Ajv configuration of the project: strict (an unknown keyword in a
  * schema file is an error, not silently ignored), every error reported,
- * and our two formats next to the standard ones.
+ * our two formats next to the standard ones, and the format comparison
+ * keywords (`formatMinimum`, `formatMaximum`).
  */
 export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-  addFormats(ajv, ['date', 'date-time', 'time', 'uri', 'email']);
+  // `$data` lets one field's rule refer to another's value declaratively,
+  // e.g. a trip's end date `formatMinimum` its start date.
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    allowUnionTypes: true,
+    $data: true,
+  });
+  addFormats(ajv, {
+    formats: ['date', 'date-time', 'time', 'uri', 'email'],
+    keywords: true,
+  });
   ajv.addFormat('bcp47', { type: 'string', validate: isLanguageTag });
   ajv.addFormat('iana-time-zone', { type: 'string', validate: isTimeZone });
   return ajv;

@@ -1,0 +1,164 @@
+import {
+  effectiveValues,
+  forgetStoredPreference,
+  loadStoredPreference,
+  preferenceVersion,
+  referencedPreference,
+  RESET,
+  targetPreference,
+  type KeyChange,
+  type PreferenceDefinition,
+  type PreferenceRef,
+  type PreferenceScope,
+  type RealmConfig,
+  type SubgraphContext,
+  type SubgraphDefinition,
+} from '@realms/platform';
+import { JSONScalar } from './json-scalar.js';
+
+interface PreferenceValueInput {
+  key: string;
+  value?: unknown;
+  scope?: PreferenceScope | null;
+}
+
+/** The JSON type named by a definition's rules, for schema designers. */
+function jsonType(definition: PreferenceDefinition): string {
+  const type = definition.rules['type'];
+  if (Array.isArray(type)) return type.join(' | ');
+  return typeof type === 'string' ? type : 'any';
+}
+
+function realmOf(context: SubgraphContext, id: string): RealmConfig {
+  return context.preferences.realm(id);
+}
+
+async function storeChanges(
+  context: SubgraphContext,
+  target: PreferenceRef,
+  changes: KeyChange[],
+  expectedVersion: number | null | undefined,
+): Promise<PreferenceRef> {
+  await context.preferences.write({
+    realm: target.realm,
+    userId: target.userId,
+    changes,
+    expectedVersion: expectedVersion ?? null,
+    writer: null,
+    actor: context.requireIdentity().userId,
+    requestId: context.requestId,
+  });
+  forgetStoredPreference(context, target);
+  return target;
+}
+
+export const resolvers: SubgraphDefinition['resolvers'] = {
+  JSON: JSONScalar,
+
+  Query: {
+    myPreferences: (_: unknown, __: unknown, context: SubgraphContext) =>
+      targetPreference(context),
+    preference: (_: unknown, args: { id: string }, context: SubgraphContext) =>
+      targetPreference(context, args.id),
+    currentRealm: (_: unknown, __: unknown, context: SubgraphContext) =>
+      realmOf(context, context.forwarded.realm),
+    realms: (_: unknown, __: unknown, context: SubgraphContext) => [
+      ...context.preferences.catalog.realms.values(),
+    ],
+    globalDefinitions: (_: unknown, __: unknown, context: SubgraphContext) => [
+      ...context.preferences.catalog.globalDefinitions.values(),
+    ],
+    realmDefinitions: (
+      _: unknown,
+      args: { realm?: string | null },
+      context: SubgraphContext,
+    ) => [
+      ...realmOf(
+        context,
+        args.realm ?? context.forwarded.realm,
+      ).definitions.values(),
+    ],
+  },
+
+  Mutation: {
+    setPreferences: (
+      _: unknown,
+      args: {
+        values: PreferenceValueInput[];
+        expectedVersion?: number | null;
+        id?: string | null;
+      },
+      context: SubgraphContext,
+    ) => {
+      const target = targetPreference(context, args.id);
+      const changes = args.values.map((input, i) => ({
+        key: input.key,
+        value: input.value ?? null,
+        scope: input.scope ?? null,
+        path: ['values', i],
+      }));
+      return storeChanges(context, target, changes, args.expectedVersion);
+    },
+    resetPreferences: (
+      _: unknown,
+      args: {
+        keys: string[];
+        scope?: PreferenceScope | null;
+        expectedVersion?: number | null;
+        id?: string | null;
+      },
+      context: SubgraphContext,
+    ) => {
+      const target = targetPreference(context, args.id);
+      const changes = args.keys.map((key, i) => ({
+        key,
+        value: RESET,
+        scope: args.scope ?? null,
+        path: ['keys', i],
+      }));
+      return storeChanges(context, target, changes, args.expectedVersion);
+    },
+  },
+
+  Preference: {
+    __resolveReference: (reference: { id: string }, context: SubgraphContext) =>
+      referencedPreference(context, reference),
+    realm: (ref: PreferenceRef, _: unknown, context: SubgraphContext) =>
+      realmOf(context, ref.realm),
+    version: async (ref: PreferenceRef, _: unknown, context: SubgraphContext) =>
+      preferenceVersion(await loadStoredPreference(context, ref)),
+    updatedAt: async (
+      ref: PreferenceRef,
+      _: unknown,
+      context: SubgraphContext,
+    ) => {
+      const stored = await loadStoredPreference(context, ref);
+      const times = [stored.realmLayer.updatedAt, stored.globalLayer.updatedAt];
+      const written = times.filter((t): t is string => t !== null).sort();
+      return written.at(-1) ?? null;
+    },
+    values: async (
+      ref: PreferenceRef,
+      args: { keys?: string[] | null },
+      context: SubgraphContext,
+    ) => {
+      const stored = await loadStoredPreference(context, ref);
+      return effectiveValues(
+        realmOf(context, ref.realm),
+        stored,
+        args.keys ?? undefined,
+      );
+    },
+  },
+
+  Realm: {
+    __resolveReference: (reference: { id: string }, context: SubgraphContext) =>
+      context.preferences.catalog.realm(reference.id) ?? null,
+    definitions: (realm: RealmConfig) => [...realm.definitions.values()],
+  },
+
+  PreferenceDefinition: {
+    type: jsonType,
+    default: (definition: PreferenceDefinition) => definition.defaultValue,
+  },
+};
