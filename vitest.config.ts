@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One project per workspace, so `turbo run test` can run them one by one
@@ -17,7 +18,8 @@ export default defineConfig({
     projects: workspaces.map(([name, dir]) => ({
       test: {
         name,
-        root: dir,
+        // Absolute, so a workspace's own `npm test` finds its tests too.
+        root: fileURLToPath(new URL(`./${dir}/`, import.meta.url)),
         include: ['test/**/*.test.ts'],
         testTimeout: 30_000,
         hookTimeout: 60_000,

@@ -4,7 +4,10 @@ import { renderErrorDocs } from '../src/errors/error-docs.js';
 
 describe('docs/errors.md', () => {
   it('is what the error-code registry generates (run `npm run docs`)', async () => {
-    const committed = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    const committed = await readFile(
+      new URL('../../docs/errors.md', import.meta.url),
+      'utf8',
+    );
     expect(committed).toBe(renderErrorDocs());
   });
 });

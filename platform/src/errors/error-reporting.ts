@@ -5,7 +5,11 @@ import { ERROR_CODES } from './error-codes.js';
 
 /** Codes raised on purpose, whose message is meant for the client. */
 function isExpected(code: unknown): boolean {
-  return typeof code === 'string' && code in ERROR_CODES && code !== 'INTERNAL_SERVER_ERROR';
+  return (
+    typeof code === 'string' &&
+    code in ERROR_CODES &&
+    code !== 'INTERNAL_SERVER_ERROR'
+  );
 }
 
 /**
@@ -13,7 +17,9 @@ function isExpected(code: unknown): boolean {
  * generic message and the INTERNAL_SERVER_ERROR code (its details are
  * logged by `errorReportingPlugin`), and no error carries a stack trace.
  */
-export function formatClientError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+export function formatClientError(
+  formatted: GraphQLFormattedError,
+): GraphQLFormattedError {
   const extensions = { ...formatted.extensions };
   delete extensions['stacktrace'];
   delete extensions['exception'];
@@ -48,7 +54,10 @@ export function errorReportingPlugin<
           for (const error of errors) {
             const code = error.extensions['code'];
             if (isExpected(code)) {
-              contextValue.logger.debug({ code, msg: error.message }, 'request refused');
+              contextValue.logger.debug(
+                { code, msg: error.message },
+                'request refused',
+              );
             } else {
               contextValue.logger.error(
                 { err: error.originalError ?? error, path: error.path },

@@ -32,7 +32,10 @@ export function realmsError(
 export function failingRequest(error: GraphQLError): GraphQLError {
   const code = errorCodeOf(error) ?? 'INTERNAL_SERVER_ERROR';
   return new GraphQLError(error.message, {
-    extensions: { ...error.extensions, http: { status: ERROR_CODES[code].httpStatus } },
+    extensions: {
+      ...error.extensions,
+      http: { status: ERROR_CODES[code].httpStatus },
+    },
   });
 }
 

@@ -1,4 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
@@ -23,7 +28,10 @@ export interface ServiceHttpServerOptions<TContext extends BaseContext> {
   /** The GraphQL path. Default `/graphql`. */
   readonly path?: string;
   /** Extra routes tried before the GraphQL path (e.g. a metrics page). */
-  readonly routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
+  readonly routes?: Record<
+    string,
+    (req: IncomingMessage, res: ServerResponse) => void
+  >;
 }
 
 /** What the context builder sees of an HTTP request. */
@@ -90,7 +98,8 @@ function createRequestHandler<TContext extends BaseContext>(
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const offered = headerValue(req, REQUEST_ID_HEADER);
-    const requestId = offered && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
+    const requestId =
+      offered && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
     res.setHeader(REQUEST_ID_HEADER, requestId);
 
     if (url.pathname === '/health/live') {
@@ -99,7 +108,10 @@ function createRequestHandler<TContext extends BaseContext>(
     if (url.pathname === '/health/ready') {
       const dependencies = await options.readiness();
       const ok = Object.values(dependencies).every((d) => d.ok);
-      return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', dependencies });
+      return sendJson(res, ok ? 200 : 503, {
+        status: ok ? 'ok' : 'unavailable',
+        dependencies,
+      });
     }
     const route = options.routes?.[url.pathname];
     if (route) return route(req, res);
@@ -109,7 +121,11 @@ function createRequestHandler<TContext extends BaseContext>(
 
     const body = await readBody(req, maxBodyBytes);
     if (body.kind === 'too-large') {
-      return sendGraphQLError(res, 413, `Request body is larger than ${maxBodyBytes} bytes.`);
+      return sendGraphQLError(
+        res,
+        413,
+        `Request body is larger than ${maxBodyBytes} bytes.`,
+      );
     }
     let parsedBody: unknown = body.text;
     if (isJson(req) && body.text.length > 0) {
@@ -122,7 +138,8 @@ function createRequestHandler<TContext extends BaseContext>(
 
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      if (value !== undefined)
+        headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const result = await options.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: {
@@ -147,7 +164,10 @@ function createRequestHandler<TContext extends BaseContext>(
 
 type BodyResult = { kind: 'ok'; text: string } | { kind: 'too-large' };
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) {
     req.resume();
@@ -171,7 +191,10 @@ function isJson(req: IncomingMessage): boolean {
   return /^application\/(.+\+)?json\b/i.test(type);
 }
 
-export function headerValue(req: IncomingMessage, name: string): string | undefined {
+export function headerValue(
+  req: IncomingMessage,
+  name: string,
+): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
@@ -182,6 +205,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-function sendGraphQLError(res: ServerResponse, status: number, message: string): void {
-  sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+function sendGraphQLError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+): void {
+  sendJson(res, status, {
+    errors: [{ message, extensions: { code: 'BAD_REQUEST' } }],
+  });
 }

@@ -56,7 +56,9 @@ export class IdentitySigner {
   /** Throws UNAUTHENTICATED unless the token was signed by the gateway. */
   async verify(token: string | undefined): Promise<ForwardedIdentity> {
     if (!token) {
-      throw unauthenticated('Subgraphs accept requests only through the gateway.');
+      throw unauthenticated(
+        'Subgraphs accept requests only through the gateway.',
+      );
     }
     let payload;
     try {
@@ -66,7 +68,9 @@ export class IdentitySigner {
         audience: AUDIENCE,
       }));
     } catch {
-      throw unauthenticated('Subgraphs accept requests only through the gateway.');
+      throw unauthenticated(
+        'Subgraphs accept requests only through the gateway.',
+      );
     }
     const realm = payload['realm'];
     const requestId = payload['rid'];

@@ -5,7 +5,9 @@ export const ROLES = ['user', 'realm-admin', 'platform-admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+  return (
+    typeof value === 'string' && (ROLES as readonly string[]).includes(value)
+  );
 }
 
 /**
@@ -46,5 +48,7 @@ export function assertMayAccessPreference(
 
 /** True for realm and platform admins. */
 export function isAdmin(identity: Identity): boolean {
-  return identity.roles.some((r) => r === 'realm-admin' || r === 'platform-admin');
+  return identity.roles.some(
+    (r) => r === 'realm-admin' || r === 'platform-admin',
+  );
 }

@@ -56,10 +56,24 @@ export async function ensureDevKeys(
       extractable: true,
     });
     const kid = `${realm.id}-${new Date().toISOString().slice(0, 10)}`;
-    const jwk = { ...(await exportJWK(publicKey)), kid, alg: TOKEN_ALGORITHM, use: 'sig' };
-    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: TOKEN_ALGORITHM };
-    await writeFile(privateFile(dir, realm.id), JSON.stringify(privateJwk), { mode: 0o600 });
-    await writeFile(publicFile(dir, realm.id), JSON.stringify({ keys: [jwk] }, null, 2));
+    const jwk = {
+      ...(await exportJWK(publicKey)),
+      kid,
+      alg: TOKEN_ALGORITHM,
+      use: 'sig',
+    };
+    const privateJwk = {
+      ...(await exportJWK(privateKey)),
+      kid,
+      alg: TOKEN_ALGORITHM,
+    };
+    await writeFile(privateFile(dir, realm.id), JSON.stringify(privateJwk), {
+      mode: 0o600,
+    });
+    await writeFile(
+      publicFile(dir, realm.id),
+      JSON.stringify({ keys: [jwk] }, null, 2),
+    );
   }
 }
 
@@ -81,7 +95,9 @@ export class RealmTokenVerifier {
     const keySets = new Map<string, JWTVerifyGetKey>();
     const configs = new Map<string, RealmConfig>();
     for (const realm of realms) {
-      const jwks = JSON.parse(await readFile(publicFile(dir, realm.id), 'utf8'));
+      const jwks = JSON.parse(
+        await readFile(publicFile(dir, realm.id), 'utf8'),
+      );
       keySets.set(realm.id, createLocalJWKSet(jwks));
       configs.set(realm.id, realm);
     }
@@ -111,12 +127,20 @@ export class RealmTokenVerifier {
     if (payload['realm'] !== realmId || !roles.every(isRole)) {
       throw unauthenticated('Token is not valid for this realm.');
     }
-    return { realm: realmId, userId: payload.sub as string, roles: roles as Role[] };
+    return {
+      realm: realmId,
+      userId: payload.sub as string,
+      roles: roles as Role[],
+    };
   }
 }
 
 /** A message that helps the caller without revealing key material. */
-function describeTokenFailure(token: string, realmId: string, error: unknown): string {
+function describeTokenFailure(
+  token: string,
+  realmId: string,
+  error: unknown,
+): string {
   try {
     const claimedRealm = decodeJwt(token)['realm'];
     if (typeof claimedRealm === 'string' && claimedRealm !== realmId) {
@@ -172,7 +196,9 @@ export async function issueDevToken(
  * `REALMS_INTERNAL_SECRET`; in development one is generated once under
  * `dir` so that every local process shares it. Production must set it.
  */
-export async function loadInternalSecret(dir = defaultKeysDir()): Promise<string> {
+export async function loadInternalSecret(
+  dir = defaultKeysDir(),
+): Promise<string> {
   const fromEnv = process.env['REALMS_INTERNAL_SECRET'];
   if (fromEnv) return fromEnv;
   if (process.env['NODE_ENV'] === 'production') {
@@ -184,7 +210,9 @@ export async function loadInternalSecret(dir = defaultKeysDir()): Promise<string
   } catch {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const secret = randomBytes(32).toString('base64url');
-    await writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    await writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(
+      () => undefined,
+    );
     return (await readFile(file, 'utf8')).trim();
   }
 }

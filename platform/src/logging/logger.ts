@@ -8,7 +8,9 @@ export type { Logger };
  * their name and the ids that matter (`logger.child({ requestId })`).
  */
 export function createLogger(service: string, level?: string): Logger {
-  const chosen = (level ?? process.env['LOG_LEVEL'] ?? 'info') as LevelWithSilent;
+  const chosen = (level ??
+    process.env['LOG_LEVEL'] ??
+    'info') as LevelWithSilent;
   return pino({
     name: service,
     level: chosen,

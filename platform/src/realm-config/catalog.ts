@@ -8,10 +8,7 @@ type Schema = Record<string, unknown>;
 
 /** Where an effective value came from, lowest layer first. */
 export type PreferenceSource =
-  | 'GLOBAL_DEFAULT'
-  | 'REALM_DEFAULT'
-  | 'USER_GLOBAL'
-  | 'USER_REALM';
+  'GLOBAL_DEFAULT' | 'REALM_DEFAULT' | 'USER_GLOBAL' | 'USER_REALM';
 
 /** GLOBAL keys exist in every realm; REALM keys in one realm only. */
 export type PreferenceScope = 'GLOBAL' | 'REALM';
@@ -206,7 +203,12 @@ class CatalogBuilder {
     const required = new Set(stringArray(data['required']));
     for (const key of required) {
       if (!(key in data['properties'])) {
-        this.problem(file, key, 'required', 'names a field that is not defined');
+        this.problem(
+          file,
+          key,
+          'required',
+          'names a field that is not defined',
+        );
       }
     }
     for (const [key, rules] of Object.entries(data['properties'])) {
@@ -225,7 +227,12 @@ class CatalogBuilder {
   private buildTheme(file: string, data: unknown): RealmTheme {
     if (!this.checkTheme(data)) {
       for (const error of this.checkTheme.errors ?? []) {
-        this.problem(file, error.instancePath || null, error.keyword, error.message ?? '');
+        this.problem(
+          file,
+          error.instancePath || null,
+          error.keyword,
+          error.message ?? '',
+        );
       }
     }
     return data as RealmTheme;
@@ -239,7 +246,12 @@ class CatalogBuilder {
   ): RealmConfig | null {
     if (!this.checkRealmFile(data)) {
       for (const error of this.checkRealmFile.errors ?? []) {
-        this.problem(file, error.instancePath || null, error.keyword, describe(error));
+        this.problem(
+          file,
+          error.instancePath || null,
+          error.keyword,
+          describe(error),
+        );
       }
       return null;
     }
@@ -296,7 +308,12 @@ class CatalogBuilder {
     }
     for (const name of required) {
       if (!definitions.has(`${realm.id}.${name}`)) {
-        this.problem(file, name, 'required', 'names a realm field that is not defined');
+        this.problem(
+          file,
+          name,
+          'required',
+          'names a realm field that is not defined',
+        );
       }
     }
 
@@ -347,7 +364,12 @@ class CatalogBuilder {
       return null;
     }
     if (!('default' in rules)) {
-      this.problem(file, key, 'default', 'every field needs a default (null for none)');
+      this.problem(
+        file,
+        key,
+        'default',
+        'every field needs a default (null for none)',
+      );
       return null;
     }
     let validate;
@@ -371,7 +393,12 @@ class CatalogBuilder {
 
     const defaultValue = rules['default'];
     if (required && defaultValue === null) {
-      this.problem(file, key, 'default', 'a required field needs a non-null default');
+      this.problem(
+        file,
+        key,
+        'default',
+        'a required field needs a non-null default',
+      );
     }
     for (const p of check(defaultValue)) {
       this.problem(file, key, `default.${p.rule}`, `the default ${p.message}`);

@@ -26,10 +26,18 @@ export async function loadCatalog(
   const name = (file: string) => relative(process.cwd(), file) || file;
   const read = async (file: string) => {
     try {
-      return { file: name(file), data: JSON.parse(await readFile(file, 'utf8')) };
+      return {
+        file: name(file),
+        data: JSON.parse(await readFile(file, 'utf8')),
+      };
     } catch (error) {
       throw new PreferenceSchemaError([
-        { file: name(file), field: null, rule: 'json', message: (error as Error).message },
+        {
+          file: name(file),
+          field: null,
+          rule: 'json',
+          message: (error as Error).message,
+        },
       ]);
     }
   };

@@ -51,7 +51,9 @@ export function openState(options: StateOptions): StateBackend {
       connectionName: `realms-${role}`,
       maxRetriesPerRequest: 3,
     });
-    client.on('error', (error: Error) => logger.warn({ role, err: error.message }, 'redis error'));
+    client.on('error', (error: Error) =>
+      logger.warn({ role, err: error.message }, 'redis error'),
+    );
     return client;
   };
   const commands = connect('store');

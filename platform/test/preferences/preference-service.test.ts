@@ -1,10 +1,17 @@
 import { pino } from 'pino';
 import { GraphQLError } from 'graphql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryChangeBus, type ChangeBus } from '../../src/change-feed/change-bus.js';
+import {
+  createMemoryChangeBus,
+  type ChangeBus,
+} from '../../src/change-feed/change-bus.js';
 import type { PreferenceChangeEvent } from '../../src/change-feed/change-event.js';
 import { PreferenceService } from '../../src/preferences/preference-service.js';
-import { RESET, type KeyChange, type WriteRequest } from '../../src/preferences/write-request.js';
+import {
+  RESET,
+  type KeyChange,
+  type WriteRequest,
+} from '../../src/preferences/write-request.js';
 import { MemoryPreferenceStore } from '../../src/storage/memory-store.js';
 import { preferenceVersion } from '../../src/storage/preference-store.js';
 import { realCatalog } from '../fixtures.js';
@@ -29,8 +36,16 @@ afterEach(async () => {
   await store.close();
 });
 
-function changes(values: Record<string, unknown>, scope: KeyChange['scope'] = null): KeyChange[] {
-  return Object.entries(values).map(([key, value], i) => ({ key, value, scope, path: ['values', i] }));
+function changes(
+  values: Record<string, unknown>,
+  scope: KeyChange['scope'] = null,
+): KeyChange[] {
+  return Object.entries(values).map(([key, value], i) => ({
+    key,
+    value,
+    scope,
+    path: ['values', i],
+  }));
 }
 
 function request(overrides: Partial<WriteRequest>): WriteRequest {
@@ -72,7 +87,11 @@ describe('preference writes', () => {
       ),
     );
     expect(error.extensions['code']).toBe('BAD_USER_INPUT');
-    const violations = error.extensions['violations'] as { key: string; rule: string; path: unknown[] }[];
+    const violations = error.extensions['violations'] as {
+      key: string;
+      rule: string;
+      path: unknown[];
+    }[];
     expect(violations.map((v) => `${v.key}:${v.rule}`)).toEqual([
       'locale:format',
       'theme:enum',
@@ -91,7 +110,9 @@ describe('preference writes', () => {
       service.write(
         request({
           writer: 'sports',
-          changes: changes({ 'sports.alertEvents': ['game-start', 'fireworks'] }),
+          changes: changes({
+            'sports.alertEvents': ['game-start', 'fireworks'],
+          }),
         }),
       ),
     );
@@ -105,19 +126,33 @@ describe('preference writes', () => {
         request({
           realm: 'entertainment',
           changes: [
-            { key: 'notifications.digest', value: 'off', scope: null, path: ['values', 0] },
-            { key: 'entertainment.subtitles', value: true, scope: 'GLOBAL', path: ['values', 1] },
+            {
+              key: 'notifications.digest',
+              value: 'off',
+              scope: null,
+              path: ['values', 0],
+            },
+            {
+              key: 'entertainment.subtitles',
+              value: true,
+              scope: 'GLOBAL',
+              path: ['values', 1],
+            },
           ],
         }),
       ),
     );
-    const rules = (error.extensions['violations'] as { rule: string }[]).map((v) => v.rule);
+    const rules = (error.extensions['violations'] as { rule: string }[]).map(
+      (v) => v.rule,
+    );
     expect(rules).toEqual(['locked', 'scope']);
   });
 
   it('stores a global value in the user layer and a realm-scoped one in the realm', async () => {
     await service.write(request({ changes: changes({ locale: 'fr-FR' }) }));
-    await service.write(request({ changes: changes({ timeZone: 'Europe/Paris' }, 'REALM') }));
+    await service.write(
+      request({ changes: changes({ timeZone: 'Europe/Paris' }, 'REALM') }),
+    );
     const sports = await store.read('sports', 'alice');
     expect(sports.globalLayer.values).toEqual({ locale: 'fr-FR' });
     expect(sports.realmLayer.values).toEqual({ timeZone: 'Europe/Paris' });
@@ -129,14 +164,18 @@ describe('preference writes', () => {
   it('returns CONFLICT with the current state for a stale expectedVersion', async () => {
     await service.write(request({ changes: changes({ theme: 'light' }) }));
     const error = await refusal(
-      service.write(request({ changes: changes({ locale: 'de-DE' }), expectedVersion: 0 })),
+      service.write(
+        request({ changes: changes({ locale: 'de-DE' }), expectedVersion: 0 }),
+      ),
     );
     expect(error.extensions).toMatchObject({
       code: 'CONFLICT',
       expectedVersion: 0,
       currentVersion: 1,
     });
-    expect((error.extensions['currentValues'] as Record<string, unknown>)['theme']).toBe('light');
+    expect(
+      (error.extensions['currentValues'] as Record<string, unknown>)['theme'],
+    ).toBe('light');
     const stored = await store.read('sports', 'alice');
     expect(stored.globalLayer.values).toEqual({ theme: 'light' });
   });
@@ -153,21 +192,45 @@ describe('preference writes', () => {
     await Promise.all([
       service.write(request({ changes: changes({ theme: 'light' }) })),
       service.write(request({ changes: changes({ locale: 'it-IT' }) })),
-      service.write(request({ writer: 'sports', changes: changes({ 'sports.favoriteTeams': ['a-b'] }) })),
+      service.write(
+        request({
+          writer: 'sports',
+          changes: changes({ 'sports.favoriteTeams': ['a-b'] }),
+        }),
+      ),
     ]);
     const stored = await store.read('sports', 'alice');
-    expect(stored.globalLayer.values).toEqual({ theme: 'light', locale: 'it-IT' });
-    expect(stored.realmLayer.values).toEqual({ 'sports.favoriteTeams': ['a-b'] });
+    expect(stored.globalLayer.values).toEqual({
+      theme: 'light',
+      locale: 'it-IT',
+    });
+    expect(stored.realmLayer.values).toEqual({
+      'sports.favoriteTeams': ['a-b'],
+    });
   });
 
   it('resets to the inherited value, realm layer first', async () => {
     await service.write(request({ changes: changes({ locale: 'fr-FR' }) }));
-    await service.write(request({ changes: changes({ locale: 'es-ES' }, 'REALM') }));
-    await service.write(request({ changes: [{ key: 'locale', value: RESET, scope: null, path: ['keys', 0] }] }));
+    await service.write(
+      request({ changes: changes({ locale: 'es-ES' }, 'REALM') }),
+    );
+    await service.write(
+      request({
+        changes: [
+          { key: 'locale', value: RESET, scope: null, path: ['keys', 0] },
+        ],
+      }),
+    );
     let stored = await store.read('sports', 'alice');
     expect(stored.realmLayer.values).toEqual({});
     expect(stored.globalLayer.values).toEqual({ locale: 'fr-FR' });
-    await service.write(request({ changes: [{ key: 'locale', value: RESET, scope: null, path: ['keys', 0] }] }));
+    await service.write(
+      request({
+        changes: [
+          { key: 'locale', value: RESET, scope: null, path: ['keys', 0] },
+        ],
+      }),
+    );
     stored = await store.read('sports', 'alice');
     expect(stored.globalLayer.values).toEqual({});
   });
@@ -177,11 +240,19 @@ describe('preference writes', () => {
     for (const realm of catalog.realmIds) {
       await bus.subscribe(realm, (event) => received.push(event));
     }
-    await service.write(request({ changes: changes({ locale: 'fr-FR', 'sports.spoilerProtection': true }) }));
+    await service.write(
+      request({
+        changes: changes({ locale: 'fr-FR', 'sports.spoilerProtection': true }),
+      }),
+    );
     await service.write(request({ changes: changes({ locale: 'fr-FR' }) }));
     await new Promise((resolve) => setImmediate(resolve));
 
-    expect(received.map((e) => e.realm).sort()).toEqual(['entertainment', 'parks', 'sports']);
+    expect(received.map((e) => e.realm).sort()).toEqual([
+      'entertainment',
+      'parks',
+      'sports',
+    ]);
     const sports = received.find((e) => e.realm === 'sports');
     expect(sports).toMatchObject({
       userId: 'alice',
@@ -190,7 +261,12 @@ describe('preference writes', () => {
       originRealm: 'sports',
       version: 2,
     });
-    expect([...(sports?.changedKeys ?? [])].sort()).toEqual(['locale', 'sports.spoilerProtection']);
-    expect(received.find((e) => e.realm === 'parks')?.changedKeys).toEqual(['locale']);
+    expect([...(sports?.changedKeys ?? [])].sort()).toEqual([
+      'locale',
+      'sports.spoilerProtection',
+    ]);
+    expect(received.find((e) => e.realm === 'parks')?.changedKeys).toEqual([
+      'locale',
+    ]);
   });
 });

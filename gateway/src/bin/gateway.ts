@@ -1,0 +1,64 @@
+// The gateway as its own process (docker-compose, `npm run start:gateway`).
+import '@realms/platform/telemetry';
+import {
+  createLogger,
+  ensureDevKeys,
+  IdentitySigner,
+  loadCatalog,
+  loadInternalSecret,
+  RealmTokenVerifier,
+  redisHealthCheck,
+} from '@realms/platform';
+import { startGateway } from '../gateway-server.js';
+import { trustedProxiesFromEnv } from '../realm-routing/realm-router.js';
+import {
+  readSupergraph,
+  SUBGRAPHS,
+  type SubgraphName,
+} from '../supergraph/compose.js';
+
+const logger = createLogger('gateway');
+const production = process.env['NODE_ENV'] === 'production';
+
+try {
+  const catalog = await loadCatalog();
+  if (!production) await ensureDevKeys(catalog.realms.values());
+
+  const subgraphUrls = {} as Record<SubgraphName, string>;
+  for (const { name, port } of SUBGRAPHS) {
+    subgraphUrls[name] =
+      process.env[`${name.toUpperCase()}_URL`] ??
+      `http://127.0.0.1:${port}/graphql`;
+  }
+  const redisUrl = process.env['REDIS_URL'];
+  const redis = redisUrl ? redisHealthCheck(redisUrl, logger) : null;
+
+  const gateway = await startGateway(
+    {
+      supergraphSdl: await readSupergraph(),
+      subgraphUrls,
+      catalog: () => catalog,
+      verifier: await RealmTokenVerifier.load(catalog.realms.values()),
+      signer: new IdentitySigner(await loadInternalSecret()),
+      trustedProxies: trustedProxiesFromEnv(),
+      logger,
+      production,
+      dependencies: redis ? { redis: redis.check } : {},
+    },
+    Number(process.env['PORT'] ?? 4000),
+    process.env['HOST'] ?? '127.0.0.1',
+  );
+  logger.info({ url: gateway.url, subgraphUrls }, 'gateway listening');
+
+  const stop = async () => {
+    await gateway.close();
+    await redis?.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+} catch (error) {
+  logger.fatal({ err: error }, 'gateway failed to start');
+  console.error((error as Error).message);
+  process.exit(1);
+}

@@ -1,0 +1,231 @@
+import '@realms/platform/telemetry';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { GraphQLError, type OperationDefinitionNode } from 'graphql';
+import {
+  errorReportingPlugin,
+  failingRequest,
+  formatClientError,
+  IDENTITY_HEADER,
+  REQUEST_ID_HEADER,
+  startServiceHttpServer,
+  type DependencyState,
+  type Identity,
+  type IdentitySigner,
+  type Logger,
+  type LoggingContext,
+  type PreferenceCatalog,
+  type RealmConfig,
+  type RealmTokenVerifier,
+  type RunningServer,
+} from '@realms/platform';
+import { authenticate } from './auth/authenticate.js';
+import { RealmRouter } from './realm-routing/realm-router.js';
+import type { SubgraphName } from './supergraph/compose.js';
+
+/** What the gateway knows about one request. */
+export interface GatewayContext extends LoggingContext {
+  /** The request's realm, or null when it could not be resolved. */
+  readonly realm: RealmConfig | null;
+  /** Why the realm could not be resolved. */
+  readonly realmError: GraphQLError | null;
+  readonly identity: Identity | null;
+  /** The signed identity for subgraphs, made once per request. */
+  readonly forwardedIdentity: () => Promise<string>;
+}
+
+export interface GatewayOptions {
+  readonly supergraphSdl: string;
+  /** Where each subgraph answers, e.g. `http://127.0.0.1:4001/graphql`. */
+  readonly subgraphUrls: Readonly<Record<SubgraphName, string>>;
+  readonly catalog: () => PreferenceCatalog;
+  readonly verifier: RealmTokenVerifier;
+  readonly signer: IdentitySigner;
+  readonly trustedProxies: Iterable<string>;
+  readonly logger: Logger;
+  /** Production turns off Sandbox, introspection and detailed errors. */
+  readonly production: boolean;
+  /** Extra readiness checks (e.g. Redis, when configured). */
+  readonly dependencies?: Record<string, () => Promise<boolean>>;
+  readonly maxBodyBytes?: number;
+}
+
+/** How long readiness waits for a subgraph's health answer. */
+const SUBGRAPH_HEALTH_TIMEOUT_MS = 2_000;
+
+/**
+ * Passes the verified identity and request id to every subgraph. The
+ * identity is signed, so subgraphs trust it without trusting the network.
+ */
+class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override async willSendRequest({
+    request,
+    context,
+  }: Parameters<
+    NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>
+  >[0]) {
+    if (!context.forwardedIdentity) return;
+    request.http?.headers.set(
+      IDENTITY_HEADER,
+      await context.forwardedIdentity(),
+    );
+    request.http?.headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+}
+
+/**
+ * Refuses an operation without a realm, unless it only asks about the
+ * schema itself: Sandbox and code generators introspect from any host.
+ */
+const realmRequiredPlugin: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ contextValue, operation }) {
+        if (contextValue.realmError && !isIntrospectionOnly(operation)) {
+          throw failingRequest(contextValue.realmError);
+        }
+      },
+    };
+  },
+};
+
+function isIntrospectionOnly(
+  operation: OperationDefinitionNode | undefined,
+): boolean {
+  return (
+    !!operation &&
+    operation.selectionSet.selections.every(
+      (s) => s.kind === 'Field' && s.name.value.startsWith('__'),
+    )
+  );
+}
+
+/** Builds and starts the gateway's HTTP server. */
+export async function startGateway(
+  options: GatewayOptions,
+  port: number,
+  host?: string,
+): Promise<RunningServer> {
+  const gateway = new ApolloGateway({
+    supergraphSdl: options.supergraphSdl,
+    logger: options.logger,
+    buildService: ({ name }) =>
+      new SignedIdentityDataSource({
+        url: options.subgraphUrls[name as SubgraphName],
+      }),
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    logger: options.logger,
+    introspection: !options.production,
+    includeStacktraceInErrorResponses: false,
+    formatError: formatClientError,
+    plugins: [
+      errorReportingPlugin<GatewayContext>(),
+      realmRequiredPlugin,
+      options.production
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({
+            footer: false,
+            includeCookies: false,
+            headers: { [REALM_HEADER_FOR_SANDBOX]: 'sports' },
+          }),
+    ],
+  });
+  await apollo.start();
+
+  const router = new RealmRouter(options.catalog, options.trustedProxies);
+  const running = await startServiceHttpServer<GatewayContext>(
+    {
+      apollo,
+      logger: options.logger,
+      maxBodyBytes: options.maxBodyBytes,
+      readiness: () => readiness(options),
+      context: async ({ raw, requestId }) => {
+        const logger = options.logger.child({ requestId });
+        const resolution = router.resolve(raw);
+        if (!resolution.ok) {
+          return noRealmContext(requestId, logger, resolution.error);
+        }
+        const realm = resolution.realm;
+        const identity = await authenticate(
+          raw,
+          realm.id,
+          options.verifier,
+        ).catch((error: unknown) => {
+          throw error instanceof GraphQLError ? failingRequest(error) : error;
+        });
+        let signed: Promise<string> | undefined;
+        return {
+          requestId,
+          logger: logger.child({ realm: realm.id }),
+          realm,
+          realmError: null,
+          identity,
+          forwardedIdentity: () =>
+            (signed ??= options.signer.sign({
+              identity,
+              realm: realm.id,
+              requestId,
+            })),
+        };
+      },
+    },
+    port,
+    host,
+  );
+
+  return {
+    ...running,
+    close: async () => {
+      await running.close();
+      await apollo.stop();
+    },
+  };
+}
+
+/** Sandbox starts with this header, so its first query has a realm. */
+const REALM_HEADER_FOR_SANDBOX = 'X-Client-ID';
+
+function noRealmContext(
+  requestId: string,
+  logger: Logger,
+  error: GraphQLError,
+): GatewayContext {
+  return {
+    requestId,
+    logger,
+    realm: null,
+    realmError: error,
+    identity: null,
+    forwardedIdentity: () => Promise.reject(error),
+  };
+}
+
+async function readiness(
+  options: GatewayOptions,
+): Promise<Record<string, DependencyState>> {
+  const checks: [string, Promise<boolean>][] = Object.entries(
+    options.subgraphUrls,
+  ).map(([name, url]) => [`subgraph:${name}`, subgraphLive(url)]);
+  for (const [name, check] of Object.entries(options.dependencies ?? {})) {
+    checks.push([name, check().catch(() => false)]);
+  }
+  const states: Record<string, DependencyState> = {};
+  for (const [name, check] of checks) states[name] = { ok: await check };
+  return states;
+}
+
+async function subgraphLive(graphqlUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(new URL('/health/live', graphqlUrl), {
+      signal: AbortSignal.timeout(SUBGRAPH_HEALTH_TIMEOUT_MS),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './gateway-server.js';
+export * from './realm-routing/realm-router.js';
+export * from './auth/authenticate.js';
+export * from './supergraph/compose.js';

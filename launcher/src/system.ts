@@ -1,0 +1,166 @@
+import '@realms/platform/telemetry';
+import {
+  readSupergraph,
+  startGateway,
+  SUBGRAPHS,
+  trustedProxiesFromEnv,
+  type SubgraphName,
+} from '@realms/gateway';
+import {
+  ensureDevKeys,
+  IdentitySigner,
+  loadCatalog,
+  loadInternalSecret,
+  openState,
+  PreferenceService,
+  RealmTokenVerifier,
+  startSubgraph,
+  type Logger,
+  type PreferenceCatalog,
+  type RunningServer,
+  type StateBackend,
+} from '@realms/platform';
+import type { ServicePorts } from './config.js';
+import { SUBGRAPH_DEFINITIONS } from './subgraph-definitions.js';
+
+export interface SystemOptions {
+  readonly ports: ServicePorts;
+  /** Interface to listen on. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Redis for state and changes; without it, memory (embedded default). */
+  readonly redisUrl?: string | undefined;
+  readonly keyPrefix?: string | undefined;
+  /** Key files folder; defaults to `REALMS_KEYS_DIR` or `var/keys`. */
+  readonly keysDir?: string;
+  readonly production?: boolean;
+  /** Addresses whose realm header is believed; default from the env. */
+  readonly trustedProxies?: readonly string[];
+  readonly logger: Logger;
+}
+
+/** A running system: the gateway and its four subgraphs. */
+export interface RunningSystem {
+  readonly gatewayUrl: string;
+  readonly subgraphUrls: Readonly<Record<SubgraphName, string>>;
+  readonly catalog: PreferenceCatalog;
+  readonly preferences: PreferenceService;
+  readonly state: StateBackend;
+  /** Stops one subgraph (tests use it to see readiness fail). */
+  stopSubgraph(name: SubgraphName): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a subgraph process needs besides its definition. */
+export interface SubgraphRuntime {
+  readonly catalog: PreferenceCatalog;
+  readonly state: StateBackend;
+  readonly preferences: PreferenceService;
+  readonly signer: IdentitySigner;
+}
+
+/** Loads the schema, opens state, and reads the internal secret. */
+export async function openSubgraphRuntime(options: {
+  redisUrl?: string | undefined;
+  keyPrefix?: string | undefined;
+  keysDir?: string | undefined;
+  logger: Logger;
+}): Promise<SubgraphRuntime> {
+  const catalog = await loadCatalog();
+  const state = openState(options);
+  const preferences = new PreferenceService({
+    catalog: () => catalog,
+    store: state.store,
+    bus: state.bus,
+    logger: options.logger,
+  });
+  const signer = new IdentitySigner(await loadInternalSecret(options.keysDir));
+  return { catalog, state, preferences, signer };
+}
+
+/** Starts one subgraph on its own port. */
+export function serveSubgraph(
+  name: SubgraphName,
+  runtime: SubgraphRuntime,
+  port: number,
+  host: string,
+  logger: Logger,
+): Promise<RunningServer> {
+  return startSubgraph(
+    SUBGRAPH_DEFINITIONS[name],
+    {
+      preferences: runtime.preferences,
+      signer: runtime.signer,
+      logger,
+      storeReady: () => runtime.state.store.ping(),
+    },
+    port,
+    host,
+  );
+}
+
+/**
+ * Starts the whole system in this process: four subgraphs, each on its own
+ * port, sharing one state backend, and the gateway in front of them. This
+ * is `npm start`, and what the end-to-end tests run.
+ */
+export async function startSystem(
+  options: SystemOptions,
+): Promise<RunningSystem> {
+  const host = options.host ?? '127.0.0.1';
+  const runtime = await openSubgraphRuntime(options);
+  if (!options.production)
+    await ensureDevKeys(runtime.catalog.realms.values(), options.keysDir);
+
+  const subgraphs = new Map<SubgraphName, RunningServer>();
+  const subgraphUrls = {} as Record<SubgraphName, string>;
+  for (const { name } of SUBGRAPHS) {
+    const server = await serveSubgraph(
+      name,
+      runtime,
+      options.ports.subgraphs[name],
+      host,
+      options.logger,
+    );
+    subgraphs.set(name, server);
+    subgraphUrls[name] = server.url;
+  }
+
+  const gateway = await startGateway(
+    {
+      supergraphSdl: await readSupergraph(),
+      subgraphUrls,
+      catalog: () => runtime.catalog,
+      verifier: await RealmTokenVerifier.load(
+        runtime.catalog.realms.values(),
+        options.keysDir,
+      ),
+      signer: runtime.signer,
+      trustedProxies: options.trustedProxies ?? trustedProxiesFromEnv(),
+      logger: options.logger.child({ service: 'gateway' }),
+      production: options.production ?? false,
+      dependencies:
+        runtime.state.kind === 'redis'
+          ? { redis: () => runtime.state.store.ping() }
+          : {},
+    },
+    options.ports.gateway,
+    host,
+  );
+
+  return {
+    gatewayUrl: gateway.url,
+    subgraphUrls,
+    catalog: runtime.catalog,
+    preferences: runtime.preferences,
+    state: runtime.state,
+    stopSubgraph: async (name) => {
+      await subgraphs.get(name)?.close();
+      subgraphs.delete(name);
+    },
+    close: async () => {
+      await gateway.close();
+      for (const server of subgraphs.values()) await server.close();
+      await runtime.state.close();
+    },
+  };
+}

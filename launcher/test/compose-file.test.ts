@@ -1,0 +1,465 @@
+// Checks docker-compose.yml, the Dockerfile and deploy/nginx/nginx.conf
+// against the code, so they fail here when the two drift apart. Nothing is
+// started: there is no Docker or NGINX in the test run (a later issue adds
+// real NGINX tests).
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SUBGRAPHS } from '@realms/gateway';
+import { loadCatalog, type RealmConfig } from '@realms/platform';
+import { portsFromEnv } from '../src/config.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+// ---------------------------------------------------------------- compose
+
+interface ComposeService {
+  readonly image?: string;
+  readonly build?: unknown;
+  readonly command?: string | string[];
+  readonly environment?: Record<string, unknown> | string[];
+  readonly volumes?: (
+    string | { source?: string; target?: string; read_only?: boolean }
+  )[];
+  readonly ports?: (string | number)[];
+  readonly depends_on?: string[] | Record<string, { condition?: string }>;
+  readonly healthcheck?: { test?: string | string[] };
+  readonly networks?:
+    string[] | Record<string, { ipv4_address?: string } | null>;
+}
+
+interface ComposeFile {
+  readonly services: Record<string, ComposeService>;
+  readonly volumes?: Record<string, unknown>;
+  readonly networks?: Record<
+    string,
+    { ipam?: { config?: { subnet?: string; ip_range?: string }[] } } | null
+  >;
+}
+
+function words(command: string | string[] | undefined): string[] {
+  if (command === undefined) return [];
+  return typeof command === 'string' ? command.trim().split(/\s+/) : command;
+}
+
+function env(service: ComposeService): Record<string, string> {
+  const raw = service.environment ?? {};
+  if (Array.isArray(raw)) {
+    return Object.fromEntries(
+      raw.map((entry) => {
+        const eq = entry.indexOf('=');
+        return eq < 0 ? [entry, ''] : [entry.slice(0, eq), entry.slice(eq + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(
+    Object.entries(raw).map(([key, value]) => [key, String(value ?? '')]),
+  );
+}
+
+function dependsOn(
+  service: ComposeService,
+): Record<string, string | undefined> {
+  const raw = service.depends_on ?? {};
+  if (Array.isArray(raw))
+    return Object.fromEntries(raw.map((name) => [name, undefined]));
+  return Object.fromEntries(
+    Object.entries(raw).map(([name, value]) => [name, value?.condition]),
+  );
+}
+
+function networks(
+  service: ComposeService,
+): Record<string, { ipv4_address?: string }> {
+  const raw = service.networks ?? {};
+  if (Array.isArray(raw))
+    return Object.fromEntries(raw.map((name) => [name, {}]));
+  return Object.fromEntries(
+    Object.entries(raw).map(([name, value]) => [name, value ?? {}]),
+  );
+}
+
+function volumeStrings(service: ComposeService): string[] {
+  return (service.volumes ?? []).map((v) =>
+    typeof v === 'string'
+      ? v
+      : `${v.source ?? ''}:${v.target ?? ''}${v.read_only ? ':ro' : ''}`,
+  );
+}
+
+/** The port a `node -e "fetch('http://127.0.0.1:PORT/health/ready')…"` checks. */
+function healthcheckPort(service: ComposeService): string | undefined {
+  const test = service.healthcheck?.test;
+  const text = Array.isArray(test) ? test.join(' ') : (test ?? '');
+  return /http:\/\/127\.0\.0\.1:(\d+)\/health\/ready/.exec(text)?.[1];
+}
+
+function ipv4(address: string): number {
+  const parts = address.split('.').map(Number);
+  expect(parts, `IPv4 address ${address}`).toHaveLength(4);
+  for (const part of parts) {
+    expect(Number.isInteger(part) && part >= 0 && part <= 255, address).toBe(
+      true,
+    );
+  }
+  return parts.reduce((n, part) => n * 256 + part, 0);
+}
+
+function inCidr(address: string, cidr: string): boolean {
+  const [base = '', bits = ''] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(ipv4(base) / size) * size;
+  const value = ipv4(address);
+  return value >= start && value < start + size;
+}
+
+// ---------------------------------------------------------------- nginx
+
+interface Directive {
+  readonly name: string;
+  readonly args: string[];
+  readonly block?: Directive[];
+}
+
+/** A small nginx.conf parser: directives, quoted strings, blocks, comments. */
+function parseNginx(text: string): Directive[] {
+  const tokens: string[] = [];
+  const token =
+    /\s+|#[^\n]*|'((?:\\.|[^'\\])*)'|"((?:\\.|[^"\\])*)"|([{};])|([^\s{};'"#]+)/gy;
+  let match: RegExpExecArray | null;
+  while (token.lastIndex < text.length && (match = token.exec(text))) {
+    const value = match[1] ?? match[2] ?? match[3] ?? match[4];
+    if (value !== undefined) tokens.push(match[3] ? `\0${value}` : value);
+  }
+  expect(token.lastIndex, 'nginx.conf tokenizes to the end').toBe(text.length);
+
+  let i = 0;
+  const block = (nested: boolean): Directive[] => {
+    const directives: Directive[] = [];
+    while (i < tokens.length) {
+      const name = tokens[i++] ?? '';
+      if (name === '\0}') {
+        if (!nested) throw new Error('nginx.conf: unexpected "}"');
+        return directives;
+      }
+      const args: string[] = [];
+      for (;;) {
+        const next = tokens[i++];
+        if (next === undefined)
+          throw new Error(`nginx.conf: "${name}" is not closed`);
+        if (next === '\0;') {
+          directives.push({ name, args });
+          break;
+        }
+        if (next === '\0{') {
+          directives.push({ name, args, block: block(true) });
+          break;
+        }
+        if (next === '\0}') throw new Error(`nginx.conf: "${name}" lacks ";"`);
+        args.push(next);
+      }
+    }
+    if (nested) throw new Error('nginx.conf: missing "}"');
+    return directives;
+  };
+  return block(false);
+}
+
+const find = (block: readonly Directive[] | undefined, name: string) =>
+  (block ?? []).filter((d) => d.name === name);
+
+/** Effective proxy_set_header values: a level with any replaces all above it. */
+function proxyHeaders(
+  ...levels: (readonly Directive[] | undefined)[]
+): Map<string, string> {
+  let effective: Directive[] = [];
+  for (const level of levels) {
+    const own = find(level, 'proxy_set_header');
+    if (own.length > 0) effective = own;
+  }
+  return new Map(
+    effective.map((d) => [
+      (d.args[0] ?? '').toLowerCase(),
+      d.args.slice(1).join(' '),
+    ]),
+  );
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('docker-compose.yml, Dockerfile and nginx.conf match the code', () => {
+  let compose: ComposeFile;
+  let services: Record<string, ComposeService>;
+  let scripts: Record<string, string>;
+  let workspaces: string[];
+  let realms: RealmConfig[];
+  let nginx: Directive[];
+  let dockerfile: string;
+
+  const nodeServiceNames = () =>
+    Object.keys(services).filter((name) => services[name]?.build !== undefined);
+  const service = (name: string): ComposeService => {
+    const found = services[name];
+    if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    // `merge: true`: docker compose resolves `<<: *anchor` merge keys.
+    compose = parse(await readFile(`${root}docker-compose.yml`, 'utf8'), {
+      merge: true,
+    }) as ComposeFile;
+    services = compose.services;
+    const pkg = JSON.parse(await readFile(`${root}package.json`, 'utf8')) as {
+      scripts: Record<string, string>;
+      workspaces: string[];
+    };
+    scripts = pkg.scripts;
+    workspaces = [];
+    for (const pattern of pkg.workspaces) {
+      if (pattern.endsWith('/*')) {
+        const dir = pattern.slice(0, -2);
+        const entries = await readdir(`${root}${dir}`, { withFileTypes: true });
+        for (const entry of entries) {
+          if (entry.isDirectory()) workspaces.push(`${dir}/${entry.name}`);
+        }
+      } else {
+        workspaces.push(pattern);
+      }
+    }
+    realms = [...(await loadCatalog(`${root}schema/`)).realms.values()];
+    nginx = parseNginx(
+      await readFile(`${root}deploy/nginx/nginx.conf`, 'utf8'),
+    );
+    dockerfile = await readFile(`${root}Dockerfile`, 'utf8');
+  });
+
+  it('runs exactly the gateway and one service per subgraph from the image', () => {
+    expect(nodeServiceNames().sort()).toEqual(
+      ['gateway', ...SUBGRAPHS.map((s) => s.name)].sort(),
+    );
+  });
+
+  it('starts every Node service with an npm script that exists', () => {
+    for (const name of nodeServiceNames()) {
+      const [npm, run, script, ...rest] = words(service(name).command);
+      expect([npm, run], `${name}: command`).toEqual(['npm', 'run']);
+      expect(Object.keys(scripts), `${name}: npm script`).toContain(script);
+      if (name === 'gateway') {
+        expect(script).toBe('start:gateway');
+        expect(rest).toEqual([]);
+      } else {
+        expect(script, name).toBe('start:subgraph');
+        expect(rest, name).toEqual(['--', name]);
+        expect(SUBGRAPHS.map((s) => s.name)).toContain(rest[1]);
+      }
+    }
+  });
+
+  it('gives each subgraph service its port, and checks readiness on it', () => {
+    for (const { name, port } of SUBGRAPHS) {
+      const e = env(service(name));
+      const variable = `${name.toUpperCase()}_PORT`;
+      // The variable is the one launcher/src/config.ts reads.
+      expect(
+        portsFromEnv({ [variable]: '65000' }).subgraphs[name],
+        variable,
+      ).toBe(65000);
+      expect(e[variable], `${name}: ${variable}`).toBe(String(port));
+      expect(portsFromEnv(e).subgraphs[name]).toBe(port);
+      expect(healthcheckPort(service(name)), `${name}: healthcheck`).toBe(
+        String(port),
+      );
+    }
+  });
+
+  it('points the gateway at every subgraph service and waits for them', () => {
+    const gateway = service('gateway');
+    const e = env(gateway);
+    expect(e['PORT']).toBe(String(portsFromEnv({}).gateway));
+    expect(healthcheckPort(gateway), 'gateway: healthcheck').toBe(e['PORT']);
+    const deps = dependsOn(gateway);
+    for (const { name, port } of SUBGRAPHS) {
+      expect(e[`${name.toUpperCase()}_URL`], name).toBe(
+        `http://${name}:${port}/graphql`,
+      );
+      expect(deps[name], `gateway depends_on ${name}`).toBe('service_healthy');
+    }
+  });
+
+  it('runs every Node service in production, on all interfaces, with Redis and the secret', () => {
+    for (const name of nodeServiceNames()) {
+      const e = env(service(name));
+      expect(e['NODE_ENV'], name).toBe('production');
+      expect(e['HOST'], name).toBe('0.0.0.0');
+      expect(e['REDIS_URL'], name).toBe('redis://redis:6379');
+      expect(e['REALMS_INTERNAL_SECRET'], name).toMatch(
+        /^\$\{REALMS_INTERNAL_SECRET:\?.+\}$/,
+      );
+      if (name !== 'gateway') {
+        expect(dependsOn(service(name))['redis'], name).toBe('service_healthy');
+      }
+    }
+  });
+
+  it('never lets a Node service phone home', () => {
+    for (const name of nodeServiceNames()) {
+      const e = env(service(name));
+      expect(e['APOLLO_TELEMETRY_DISABLED'], name).toBe('true');
+      expect(e['TURBO_TELEMETRY_DISABLED'], name).toBe('1');
+      expect(e['DO_NOT_TRACK'], name).toBe('1');
+      expect(e, name).not.toHaveProperty('APOLLO_KEY');
+      expect(e, name).not.toHaveProperty('APOLLO_GRAPH_REF');
+    }
+    for (const line of [
+      'APOLLO_TELEMETRY_DISABLED=true',
+      'TURBO_TELEMETRY_DISABLED=1',
+      'DO_NOT_TRACK=1',
+    ]) {
+      expect(dockerfile, `Dockerfile ENV ${line}`).toContain(line);
+    }
+    expect(dockerfile).not.toMatch(/APOLLO_KEY/);
+  });
+
+  it('mounts the realm key sets read-only where the gateway looks for them', () => {
+    const gateway = service('gateway');
+    const dir = env(gateway)['REALMS_KEYS_DIR'];
+    expect(dir).toBeTruthy();
+    expect(volumeStrings(gateway)).toContain(`./var/keys:${dir}:ro`);
+  });
+
+  it('keeps Redis data in a declared named volume with append-only persistence', () => {
+    const redis = service('redis');
+    expect(redis.image).toMatch(/^redis:7/);
+    expect(words(redis.command).join(' ')).toMatch(/--appendonly yes\b/);
+    const data = volumeStrings(redis).find((v) => v.split(':')[1] === '/data');
+    expect(data, 'redis /data volume').toBeDefined();
+    const volume = data?.split(':')[0] ?? '';
+    expect(volume).not.toMatch(/^[./~]/); // a named volume, not a bind mount
+    expect(Object.keys(compose.volumes ?? {})).toContain(volume);
+    expect(redis.healthcheck?.test).toBeDefined();
+  });
+
+  it('trusts the realm header from NGINX only, at its fixed address', () => {
+    const gateway = service('gateway');
+    const proxy = service('nginx');
+    const nginxNetworks = Object.entries(networks(proxy)).filter(
+      ([, settings]) => settings.ipv4_address,
+    );
+    expect(nginxNetworks, 'nginx has one fixed ipv4_address').toHaveLength(1);
+    const [network = '', { ipv4_address: address = '' } = {}] =
+      nginxNetworks[0] ?? [];
+    expect(env(gateway)['TRUSTED_PROXIES']).toBe(address);
+    expect(Object.keys(networks(gateway))).toContain(network);
+
+    const ipam = compose.networks?.[network]?.ipam?.config?.[0];
+    expect(ipam?.subnet, `network ${network} has a fixed subnet`).toBeDefined();
+    expect(inCidr(address, ipam?.subnet ?? '')).toBe(true);
+    if (ipam?.ip_range) {
+      // Outside the dynamic range, so no other container can take it first.
+      expect(inCidr(address, ipam.ip_range)).toBe(false);
+    }
+  });
+
+  it('publishes only NGINX, with the config mounted read-only', () => {
+    const proxy = service('nginx');
+    expect(proxy.image).toMatch(/^nginx:1\.27/);
+    expect(volumeStrings(proxy)).toContain(
+      './deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro',
+    );
+    expect((proxy.ports ?? []).map(String)).toContain('8080:80');
+    expect(dependsOn(proxy)['gateway']).toBe('service_healthy');
+    for (const [name, other] of Object.entries(services)) {
+      if (name !== 'nginx')
+        expect(other.ports, `${name} publishes no port`).toBeUndefined();
+    }
+  });
+
+  it('copies every workspace manifest before npm ci in the Dockerfile', () => {
+    const npmCi = dockerfile.search(/^RUN .*npm ci/m);
+    expect(npmCi).toBeGreaterThan(0);
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    for (const workspace of workspaces) {
+      const copy = new RegExp(`^COPY ${workspace}/package\\.json `, 'm').exec(
+        dockerfile,
+      );
+      expect(
+        copy,
+        `Dockerfile copies ${workspace}/package.json`,
+      ).not.toBeNull();
+      expect(copy?.index ?? Infinity).toBeLessThan(npmCi);
+    }
+  });
+
+  describe('nginx.conf', () => {
+    const http = () => find(nginx, 'http')[0]?.block;
+    const servers = () => find(http(), 'server');
+
+    it('proxies every realm domain to the gateway, naming that realm', () => {
+      const gatewayPort = env(service('gateway'))['PORT'];
+      const upstreams = find(http(), 'upstream');
+      for (const realm of realms) {
+        for (const domain of realm.domains) {
+          const matching = servers().filter((s) =>
+            find(s.block, 'server_name').some((d) => d.args.includes(domain)),
+          );
+          expect(matching, `one server for ${domain}`).toHaveLength(1);
+          const server = matching[0]?.block;
+          const locations = find(server, 'location');
+          expect(locations.length, `${domain}: locations`).toBeGreaterThan(0);
+          for (const location of locations) {
+            const headers = proxyHeaders(http(), server, location.block);
+            expect(
+              headers.get('x-client-id'),
+              `${domain} ${location.args.join(' ')}`,
+            ).toBe(realm.id);
+            expect(headers.get('host')).toBe('$host');
+            expect(headers.get('x-request-id')).toBe('$request_id');
+            expect(headers.get('connection')).toBe('$connection_upgrade');
+            expect(headers.get('upgrade')).toBe('$http_upgrade');
+            const [target = ''] =
+              find(location.block, 'proxy_pass')[0]?.args ?? [];
+            const upstreamName = /^http:\/\/([^/:]+)\//.exec(target)?.[1];
+            const upstream = upstreams.find((u) => u.args[0] === upstreamName);
+            expect(upstream, `${domain}: proxy_pass ${target}`).toBeDefined();
+            expect(find(upstream?.block, 'server')[0]?.args[0]).toBe(
+              `gateway:${gatewayPort}`,
+            );
+          }
+        }
+      }
+    });
+
+    it('serves no host that is not a realm domain', () => {
+      const domains = new Set(realms.flatMap((r) => r.domains));
+      const named = servers()
+        .flatMap((s) => find(s.block, 'server_name'))
+        .flatMap((d) => d.args)
+        .filter((name) => name !== '_');
+      for (const name of named) expect(domains, name).toContain(name);
+    });
+
+    it('answers 421 for unknown hosts, never a default realm', () => {
+      const defaults = servers().filter((s) =>
+        find(s.block, 'listen').some((d) => d.args.includes('default_server')),
+      );
+      expect(defaults).toHaveLength(1);
+      const block = defaults[0]?.block;
+      expect(find(block, 'return')[0]?.args).toEqual(['421']);
+      expect(find(block, 'proxy_pass')).toHaveLength(0);
+      expect(find(block, 'location')).toHaveLength(0);
+      expect(find(block, 'server_name').flatMap((d) => d.args)).toEqual(['_']);
+    });
+
+    it('never logs the Authorization header or query strings, and limits request bodies', () => {
+      for (const format of find(http(), 'log_format')) {
+        expect(format.args.join('')).not.toMatch(
+          /\$http_authorization|\$http_cookie|\$request_uri|\$args|\$query_string|\$arg_|\$request\b/i,
+        );
+      }
+      expect(find(http(), 'client_max_body_size')[0]?.args).toEqual(['1m']);
+    });
+  });
+});
