@@ -66,7 +66,10 @@ export async function openSubgraphRuntime(options: {
   logger: Logger;
 }): Promise<SubgraphRuntime> {
   const catalog = await loadCatalog();
-  const state = openState(options);
+  const state = openState({
+    ...options,
+    keyPrefix: options.keyPrefix ?? process.env['REDIS_KEY_PREFIX'],
+  });
   const preferences = new PreferenceService({
     catalog: () => catalog,
     store: state.store,

@@ -99,7 +99,7 @@ function mentions(message: string, name: string): boolean {
  * schema files: a broken realm file stops composition as it stops start-up.
  */
 export async function composeSupergraph(): Promise<string> {
-  await loadCatalog(`${repoRoot}schema/`);
+  await loadCatalog();
   return composeSubgraphs(await readSubgraphSources());
 }
 
