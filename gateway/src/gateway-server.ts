@@ -7,6 +7,7 @@ import { GraphQLError, type OperationDefinitionNode } from 'graphql';
 import {
   errorReportingPlugin,
   failingRequest,
+  realmsError,
   formatClientError,
   IDENTITY_HEADER,
   REQUEST_ID_HEADER,
@@ -60,6 +61,35 @@ const SUBGRAPH_HEALTH_TIMEOUT_MS = 2_000;
  * identity is signed, so subgraphs trust it without trusting the network.
  */
 class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly serviceName: string,
+    url: string,
+  ) {
+    super({ url });
+  }
+
+  /**
+   * A subgraph that cannot be reached costs only its own fields. The
+   * client learns which service failed, not its address; the log has it.
+   */
+  override didEncounterError(
+    error: Error,
+    _request: unknown,
+    _response?: unknown,
+    context?: GatewayContext,
+  ): void {
+    if (error instanceof GraphQLError) throw error;
+    context?.logger.warn(
+      { serviceName: this.serviceName, err: error.message },
+      'subgraph did not answer',
+    );
+    throw realmsError(
+      'SUBGRAPH_UNAVAILABLE',
+      `The ${this.serviceName} service did not answer.`,
+      { serviceName: this.serviceName },
+    );
+  }
+
   override async willSendRequest({
     request,
     context,
@@ -112,9 +142,10 @@ export async function startGateway(
     supergraphSdl: options.supergraphSdl,
     logger: options.logger,
     buildService: ({ name }) =>
-      new SignedIdentityDataSource({
-        url: options.subgraphUrls[name as SubgraphName],
-      }),
+      new SignedIdentityDataSource(
+        name,
+        options.subgraphUrls[name as SubgraphName],
+      ),
   });
 
   const apollo = new ApolloServer<GatewayContext>({

@@ -127,8 +127,30 @@ describe('realm routing, health and the HTTP surface (development)', () => {
     expect(results.filter((r) => r.status === 'ok').length).toBeGreaterThan(40);
   });
 
-  it('reports not ready once a subgraph stops', async () => {
+  it('loses only the fields of a subgraph that stops, and says which', async () => {
     await t.system.stopSubgraph('parks');
+    const token = await t.token('parks', 'bob');
+    const response = await graphql<{ myPreferences: Record<string, unknown> }>(
+      t.url,
+      '{ myPreferences { id parks { trip { partySize } } } }',
+      { realm: 'parks', token },
+    );
+    expect(response.status).toBe(200);
+    expect(response.data?.myPreferences).toEqual({
+      id: 'parks:bob',
+      parks: null,
+    });
+    expect(response.errors?.[0]?.message).toBe(
+      'The parks service did not answer.',
+    );
+    expect(response.errors?.[0]?.extensions).toMatchObject({
+      code: 'SUBGRAPH_UNAVAILABLE',
+      serviceName: 'parks',
+    });
+    expect(JSON.stringify(response.errors)).not.toContain('127.0.0.1');
+  });
+
+  it('reports not ready once a subgraph stops', async () => {
     const ready = await fetch(new URL('/health/ready', t.url));
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({

@@ -13,6 +13,7 @@ try {
     ports: portsFromEnv(),
     host: process.env['HOST'] ?? '127.0.0.1',
     redisUrl: process.env['REDIS_URL'],
+    production: process.env['NODE_ENV'] === 'production',
     logger,
   });
   await seedDemoData(system.preferences);

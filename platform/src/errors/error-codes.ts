@@ -60,6 +60,13 @@ export const ERROR_CODES = {
       'realm domain and it did not come through a trusted proxy that named ' +
       'a known realm. Requests are never defaulted to a realm.',
   },
+  SUBGRAPH_UNAVAILABLE: {
+    httpStatus: 502,
+    description:
+      'A subgraph did not answer. Only the fields it serves are null; ' +
+      '`extensions.serviceName` names it, and the rest of the response ' +
+      'stands.',
+  },
   INTERNAL_SERVER_ERROR: {
     httpStatus: 500,
     description:

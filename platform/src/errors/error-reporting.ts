@@ -23,7 +23,7 @@ export function formatClientError(
   const extensions = { ...formatted.extensions };
   delete extensions['stacktrace'];
   delete extensions['exception'];
-  if (isExpected(extensions['code']) || extensions['serviceName']) {
+  if (isExpected(extensions['code'])) {
     return { ...formatted, extensions };
   }
   const masked: GraphQLFormattedError = {
@@ -52,7 +52,7 @@ export function errorReportingPlugin<
       return {
         async didEncounterErrors({ errors, contextValue }) {
           for (const error of errors) {
-            const code = error.extensions['code'];
+            const code = error.extensions?.['code'];
             if (isExpected(code)) {
               contextValue.logger.debug(
                 { code, msg: error.message },
