@@ -22,3 +22,4 @@ export * from './storage/memory-store.js';
 export * from './storage/redis-store.js';
 export * from './change-feed/change-bus.js';
 export * from './errors/error-docs.js';
+export * from './subgraph/division-kit.js';

@@ -1,59 +1,14 @@
-import { RESET, type KeyChange } from '@realms/platform';
+import type { DivisionInputField } from '@realms/platform';
 
-/** Where one sports key sits in `SportsPreferencesInput`. */
-interface InputField {
-  readonly path: readonly string[];
-  readonly key: string;
-}
-
-/** Every sports key the mutation can change, by its place in the input. */
-const INPUT_FIELDS: readonly InputField[] = [
+/**
+ * Every sports key `updateSportsPreferences` can change, by its place in
+ * `SportsPreferencesInput`. A null group (`gameAlerts: null`) resets every
+ * key in it.
+ */
+export const SPORTS_INPUT_FIELDS: readonly DivisionInputField[] = [
   { path: ['gameAlerts', 'events'], key: 'sports.alertEvents' },
   { path: ['gameAlerts', 'channels'], key: 'sports.alertChannels' },
   { path: ['gameAlerts', 'quietHours'], key: 'sports.alertQuietHours' },
   { path: ['favoriteTeams'], key: 'sports.favoriteTeams' },
   { path: ['statsUpdateFrequency'], key: 'sports.statsUpdateFrequency' },
 ];
-
-/** The name of the mutation argument the input arrives in. */
-const INPUT_ARGUMENT = 'input';
-
-/**
- * Turns `SportsPreferencesInput` into one change per key it names. A value
- * sets the key; null resets it to the inherited value; an omitted field is
- * no change. A null group (`gameAlerts: null`) resets every key in it.
- * Each change carries its input path, so violations point at the field.
- */
-export function sportsChanges(
-  input: Readonly<Record<string, unknown>>,
-): KeyChange[] {
-  return INPUT_FIELDS.flatMap(({ path, key }) => {
-    const value = inputValue(input, path);
-    if (value === undefined) return [];
-    return [
-      {
-        key,
-        value: value === null ? RESET : value,
-        scope: null,
-        path: [INPUT_ARGUMENT, ...path],
-        valuePath: [INPUT_ARGUMENT, ...path],
-      },
-    ];
-  });
-}
-
-/**
- * The value at `path`: undefined when a field on the way was omitted, null
- * when it or a group above it is an explicit null.
- */
-function inputValue(input: unknown, path: readonly string[]): unknown {
-  let current = input;
-  for (const name of path) {
-    if (current === null) return null;
-    if (typeof current !== 'object' || !Object.hasOwn(current, name)) {
-      return undefined;
-    }
-    current = (current as Record<string, unknown>)[name];
-  }
-  return current;
-}
