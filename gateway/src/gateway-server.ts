@@ -3,7 +3,11 @@ import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { GraphQLError, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import {
   errorReportingPlugin,
   failingRequest,
@@ -12,7 +16,9 @@ import {
   IDENTITY_HEADER,
   REQUEST_ID_HEADER,
   startServiceHttpServer,
+  type ChangeBus,
   type DependencyState,
+  type PreferenceStore,
   type Identity,
   type IdentitySigner,
   type Logger,
@@ -23,6 +29,7 @@ import {
   type RunningServer,
 } from '@realms/platform';
 import { authenticate } from './auth/authenticate.js';
+import { attachSubscriptionServer } from './subscriptions/subscription-server.js';
 import { RealmRouter } from './realm-routing/realm-router.js';
 import type { SubgraphName } from './supergraph/compose.js';
 
@@ -48,6 +55,14 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** Production turns off Sandbox, introspection and detailed errors. */
   readonly production: boolean;
+  /**
+   * The change log and bus that subscriptions are served from. Without
+   * them the gateway serves no WebSocket endpoint.
+   */
+  readonly changeFeed?: {
+    readonly store: PreferenceStore;
+    readonly bus: ChangeBus;
+  };
   /** Extra readiness checks (e.g. Redis, when configured). */
   readonly dependencies?: Record<string, () => Promise<boolean>>;
   readonly maxBodyBytes?: number;
@@ -148,6 +163,11 @@ export async function startGateway(
       ),
   });
 
+  let apiSchema: GraphQLSchema | null = null;
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema }) => {
+    apiSchema = schema;
+  });
+
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     logger: options.logger,
@@ -189,32 +209,75 @@ export async function startGateway(
         ).catch((error: unknown) => {
           throw error instanceof GraphQLError ? failingRequest(error) : error;
         });
-        let signed: Promise<string> | undefined;
-        return {
-          requestId,
-          logger: logger.child({ realm: realm.id }),
+        return realmContext({
           realm,
-          realmError: null,
           identity,
-          forwardedIdentity: () =>
-            (signed ??= options.signer.sign({
-              identity,
-              realm: realm.id,
-              requestId,
-            })),
-        };
+          requestId,
+          logger,
+          signer: options.signer,
+        });
       },
     },
     port,
     host,
   );
 
+  const subscriptions = options.changeFeed
+    ? attachSubscriptionServer({
+        server: running.server,
+        path: '/graphql',
+        apollo,
+        schema: () => {
+          if (!apiSchema)
+            throw new Error('The gateway has not loaded its schema yet.');
+          return apiSchema;
+        },
+        catalog: options.catalog,
+        router,
+        verifier: options.verifier,
+        signer: options.signer,
+        store: options.changeFeed.store,
+        bus: options.changeFeed.bus,
+        logger: options.logger,
+        context: ({ realm, identity, requestId }) =>
+          realmContext({
+            realm,
+            identity,
+            requestId,
+            logger: options.logger.child({ requestId }),
+            signer: options.signer,
+          }),
+      })
+    : null;
+
   return {
     ...running,
     close: async () => {
+      await subscriptions?.close();
       await running.close();
       await apollo.stop();
     },
+  };
+}
+
+/** The context of a request whose realm is known. */
+export function realmContext(parts: {
+  realm: RealmConfig;
+  identity: Identity | null;
+  requestId: string;
+  logger: Logger;
+  signer: IdentitySigner;
+}): GatewayContext {
+  const { realm, identity, requestId, signer } = parts;
+  let signed: Promise<string> | undefined;
+  return {
+    requestId,
+    logger: parts.logger.child({ realm: realm.id }),
+    realm,
+    realmError: null,
+    identity,
+    forwardedIdentity: () =>
+      (signed ??= signer.sign({ identity, realm: realm.id, requestId })),
   };
 }
 

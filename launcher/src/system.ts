@@ -141,6 +141,7 @@ export async function startSystem(
       trustedProxies: options.trustedProxies ?? trustedProxiesFromEnv(),
       logger: options.logger.child({ service: 'gateway' }),
       production: options.production ?? false,
+      changeFeed: { store: runtime.state.store, bus: runtime.state.bus },
       dependencies:
         runtime.state.kind === 'redis'
           ? { redis: () => runtime.state.store.ping() }

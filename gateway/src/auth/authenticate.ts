@@ -16,11 +16,26 @@ export async function authenticate(
   realmId: string,
   verifier: RealmTokenVerifier,
 ): Promise<Identity | null> {
-  const header = request.headers.authorization;
-  if (!header) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return verifyBearer(request.headers.authorization, realmId, verifier);
+}
+
+/**
+ * Verifies `Bearer <token>` (HTTP header or WebSocket connection param).
+ * Null for no credentials; UNAUTHENTICATED for malformed or bad ones.
+ */
+export async function verifyBearer(
+  credentials: unknown,
+  realmId: string,
+  verifier: RealmTokenVerifier,
+): Promise<Identity | null> {
+  if (credentials === undefined || credentials === null || credentials === '')
+    return null;
+  const match =
+    typeof credentials === 'string'
+      ? /^Bearer\s+(\S+)$/i.exec(credentials)
+      : null;
   if (!match?.[1]) {
-    throw unauthenticated('Send the token as "Authorization: Bearer <token>".');
+    throw unauthenticated('Send the token as "Bearer <token>".');
   }
   return verifier.verify(match[1], realmId);
 }

@@ -7,7 +7,7 @@ import {
   loadCatalog,
   loadInternalSecret,
   RealmTokenVerifier,
-  redisHealthCheck,
+  openState,
 } from '@realms/platform';
 import { startGateway } from '../gateway-server.js';
 import { trustedProxiesFromEnv } from '../realm-routing/realm-router.js';
@@ -30,8 +30,16 @@ try {
       process.env[`${name.toUpperCase()}_URL`] ??
       `http://127.0.0.1:${port}/graphql`;
   }
+  // Subscriptions are served from the change log and bus in Redis; on its
+  // own, without Redis, the gateway serves queries and mutations only.
   const redisUrl = process.env['REDIS_URL'];
-  const redis = redisUrl ? redisHealthCheck(redisUrl, logger) : null;
+  const state = redisUrl
+    ? openState({
+        redisUrl,
+        keyPrefix: process.env['REDIS_KEY_PREFIX'],
+        logger,
+      })
+    : null;
 
   const gateway = await startGateway(
     {
@@ -43,7 +51,8 @@ try {
       trustedProxies: trustedProxiesFromEnv(),
       logger,
       production,
-      dependencies: redis ? { redis: redis.check } : {},
+      dependencies: state ? { redis: () => state.store.ping() } : {},
+      ...(state ? { changeFeed: { store: state.store, bus: state.bus } } : {}),
     },
     Number(process.env['PORT'] ?? 4000),
     process.env['HOST'] ?? '127.0.0.1',
@@ -52,7 +61,7 @@ try {
 
   const stop = async () => {
     await gateway.close();
-    await redis?.close();
+    await state?.close();
     process.exit(0);
   };
   process.once('SIGTERM', stop);

@@ -57,3 +57,24 @@ export function parsePreferenceId(
 export function changeChannel(realm: string): string {
   return `realms.preference-changed.${realm}`;
 }
+
+/**
+ * Orders two cursors of one realm: negative when `a` came first. Positions
+ * are one or two dash-separated integers (a counter, or a Redis stream id
+ * `<ms>-<seq>`), compared number by number: `1-10` comes after `1-9`,
+ * which plain string order would get wrong.
+ */
+export function compareCursors(a: string, b: string): number {
+  const position = (cursor: string) =>
+    cursor
+      .slice(cursor.lastIndexOf('/') + 1)
+      .split('-')
+      .map((part) => BigInt(/^\d+$/.test(part) ? part : '0'));
+  const [pa, pb] = [position(a), position(b)];
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0n;
+    const y = pb[i] ?? 0n;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}

@@ -60,6 +60,13 @@ export const ERROR_CODES = {
       'realm domain and it did not come through a trusted proxy that named ' +
       'a known realm. Requests are never defaulted to a realm.',
   },
+  CURSOR_EXPIRED: {
+    httpStatus: 410,
+    description:
+      'A subscription asked to resume after a cursor whose changes were ' +
+      'already trimmed from the change log. Re-read the current state, ' +
+      'then subscribe again without `after`.',
+  },
   SUBGRAPH_UNAVAILABLE: {
     httpStatus: 502,
     description:

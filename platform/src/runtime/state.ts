@@ -76,30 +76,3 @@ export function openState(options: StateOptions): StateBackend {
     },
   };
 }
-
-/**
- * A Redis connection used only to answer readiness checks, for services
- * that need Redis reachable but keep no state in it themselves.
- */
-export function redisHealthCheck(redisUrl: string, logger: Logger) {
-  const client = new Redis(redisUrl, {
-    connectionName: 'realms-health',
-    maxRetriesPerRequest: 1,
-    lazyConnect: true,
-  });
-  client.on('error', (error: Error) =>
-    logger.warn({ err: error.message }, 'redis health connection error'),
-  );
-  return {
-    check: async (): Promise<boolean> => {
-      try {
-        return (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    },
-    close: async (): Promise<void> => {
-      client.disconnect();
-    },
-  };
-}

@@ -163,6 +163,12 @@ export class MemoryPreferenceStore implements PreferenceStore {
     return log ? log.after(afterSeq, limit) : { events: [], truncated: false };
   }
 
+  async latestCursor(realm: string): Promise<string | null> {
+    assertStorableRealm(realm);
+    const seq = this.lastSeqs.get(realm);
+    return seq === undefined ? null : formatCursor(realm, seq);
+  }
+
   async dropRealm(realm: string): Promise<void> {
     assertStorableRealm(realm);
     this.realmLayers.delete(realm);

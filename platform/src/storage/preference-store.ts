@@ -125,6 +125,12 @@ export interface PreferenceStore {
     limit: number,
   ): Promise<ChangeLogSlice>;
 
+  /**
+   * The cursor of the realm's newest change, or null when it has none. A
+   * reader that starts here sees exactly the changes made from now on.
+   */
+  latestCursor(realm: string): Promise<string | null>;
+
   /** Removes every stored value and change of one realm. */
   dropRealm(realm: string): Promise<void>;
 

@@ -329,6 +329,19 @@ export class RedisPreferenceStore implements PreferenceStore {
     };
   }
 
+  async latestCursor(realm: string): Promise<string | null> {
+    assertStorableRealm(realm);
+    const newest = await this.redis.xrevrange(
+      this.changesKey(realm),
+      '+',
+      '-',
+      'COUNT',
+      1,
+    );
+    const id = newest[0]?.[0];
+    return id === undefined ? null : `${realm}/${id}`;
+  }
+
   async dropRealm(realm: string): Promise<void> {
     assertStorableRealm(realm);
     const pattern = `${globLiteral(this.prefix)}:{${realm}}:*`;

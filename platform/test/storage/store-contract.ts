@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { compareCursors } from '../../src/change-feed/change-event.js';
 import type {
   LayerPatch,
   PlannedWrite,
@@ -354,6 +355,16 @@ function describeChangeLog(open: Open) {
     expect(rest.events).toEqual(events.slice(5));
     const none = await store.readChanges('sports', events[5]?.cursor ?? '', 10);
     expect(none).toEqual({ events: [], truncated: false });
+  });
+
+  it('knows its newest cursor, and cursors sort in write order', async () => {
+    const store = await open();
+    expect(await store.latestCursor('sports')).toBeNull();
+    const events = await writeCounts(store, 12);
+    expect(await store.latestCursor('sports')).toBe(events.at(-1)?.cursor);
+    const cursors = events.map((e) => e.cursor);
+    expect([...cursors].sort(compareCursors)).toEqual(cursors);
+    expect(compareCursors(cursors[0] ?? '', cursors[0] ?? '')).toBe(0);
   });
 
   it('trims old events and flags a reader that missed some', async () => {

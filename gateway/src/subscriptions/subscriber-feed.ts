@@ -1,0 +1,179 @@
+import {
+  compareCursors,
+  realmsError,
+  type PreferenceChangeEvent,
+  type PreferenceStore,
+} from '@realms/platform';
+import type { RenderedChange } from './change-renderer.js';
+import { feedSees, type FeedRequest } from './feed-request.js';
+import type { ChangeTails, TailListener } from './realm-change-tail.js';
+import type { ExecutionGroup } from './shared-executions.js';
+
+/** How many changes one replay read takes from the log. */
+const REPLAY_BATCH = 500;
+
+export interface SubscriberFeedOptions {
+  readonly feed: FeedRequest;
+  readonly group: ExecutionGroup;
+  readonly tails: ChangeTails;
+  readonly store: PreferenceStore;
+  /** Results waiting for the client beyond this mean a slow consumer. */
+  readonly maxQueued: number;
+  /** Called once when the subscriber falls too far behind. */
+  readonly onOverflow: () => void;
+  /** Called once when the subscription ends, for any reason. */
+  readonly onEnd: () => void;
+}
+
+/**
+ * One subscription's stream of results. It replays the change log after
+ * the client's cursor, then continues with live changes, skipping any the
+ * replay already delivered: no gap, no duplicate, cursor order.
+ */
+export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
+  private readonly queue: Promise<RenderedChange>[] = [];
+  private waiting: ((result: IteratorResult<RenderedChange>) => void) | null =
+    null;
+  private failure: Error | null = null;
+  private done = false;
+  /** Live changes that arrive while the replay runs. */
+  private buffered: PreferenceChangeEvent[] | null = [];
+  /** The last cursor delivered (or replayed); later ones only. */
+  private position: string | null;
+
+  private readonly listener: TailListener = {
+    onEvents: (events) => this.onLive(events),
+    onGap: () => this.fail(expiredCursor()),
+  };
+
+  constructor(private readonly options: SubscriberFeedOptions) {
+    this.position = options.feed.after;
+  }
+
+  /** Starts listening, replays if asked to, then goes live. */
+  async start(): Promise<void> {
+    const { feed, tails } = this.options;
+    await tails.add(feed.realm, this.listener);
+    try {
+      if (feed.after !== null) await this.replay(feed.after);
+    } catch (error) {
+      await this.end();
+      throw error;
+    }
+    const pending = this.buffered ?? [];
+    this.buffered = null;
+    this.deliver(pending);
+  }
+
+  private async replay(after: string): Promise<void> {
+    const { feed, store } = this.options;
+    let cursor = after;
+    for (;;) {
+      const slice = await store.readChanges(feed.realm, cursor, REPLAY_BATCH);
+      if (slice.truncated) throw expiredCursor();
+      this.deliver(slice.events);
+      const last = slice.events.at(-1);
+      if (!last || slice.events.length < REPLAY_BATCH) return;
+      cursor = last.cursor;
+    }
+  }
+
+  private onLive(events: readonly PreferenceChangeEvent[]): void {
+    if (this.buffered) this.buffered.push(...events);
+    else this.deliver(events);
+  }
+
+  /** Queues the results of events this subscriber has not had yet. */
+  private deliver(events: readonly PreferenceChangeEvent[]): void {
+    for (const event of events) {
+      if (this.done) return;
+      if (
+        this.position !== null &&
+        compareCursors(event.cursor, this.position) <= 0
+      )
+        continue;
+      this.position = event.cursor;
+      // Checked for every event: the feed sees only its realm (and user).
+      if (!feedSees(this.options.feed, event)) continue;
+      this.push(this.options.group.render(event));
+    }
+  }
+
+  private push(result: Promise<RenderedChange>): void {
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      result.then(
+        (value) => resolve({ value, done: false }),
+        (error: unknown) => this.fail(error as Error),
+      );
+      return;
+    }
+    this.queue.push(result);
+    if (this.queue.length > this.options.maxQueued) {
+      this.options.onOverflow();
+      void this.end();
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({
+        value: { data: null, errors: [formatted(error)] },
+        done: false,
+      });
+      void this.end();
+    }
+  }
+
+  async next(): Promise<IteratorResult<RenderedChange>> {
+    const head = this.queue.shift();
+    if (head) return { value: await head, done: false };
+    if (this.failure && !this.done) {
+      const error = this.failure;
+      void this.end();
+      return { value: { data: null, errors: [formatted(error)] }, done: false };
+    }
+    if (this.done) return { value: undefined, done: true };
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  async return(): Promise<IteratorResult<RenderedChange>> {
+    await this.end();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private async end(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.queue.length = 0;
+    const waiting = this.waiting;
+    this.waiting = null;
+    waiting?.({ value: undefined, done: true });
+    await this.options.tails.remove(this.options.feed.realm, this.listener);
+    this.options.onEnd();
+  }
+}
+
+function expiredCursor() {
+  return realmsError(
+    'CURSOR_EXPIRED',
+    'Changes after this cursor are no longer kept. Re-read the preference, ' +
+      'then subscribe again without `after`.',
+  );
+}
+
+function formatted(error: Error) {
+  const extensions = (error as { extensions?: Record<string, unknown> })
+    .extensions;
+  return { message: error.message, ...(extensions ? { extensions } : {}) };
+}
