@@ -30,6 +30,8 @@ export interface SystemOptions {
   /** Redis for state and changes; without it, memory (embedded default). */
   readonly redisUrl?: string | undefined;
   readonly keyPrefix?: string | undefined;
+  /** Changes kept per realm for resuming; `CHANGE_LOG_MAX_LENGTH` or the store's default. */
+  readonly changeLogMaxLength?: number | undefined;
   /** Key files folder; defaults to `REALMS_KEYS_DIR` or `var/keys`. */
   readonly keysDir?: string;
   readonly production?: boolean;
@@ -45,6 +47,8 @@ export interface RunningSystem {
   readonly catalog: PreferenceCatalog;
   readonly preferences: PreferenceService;
   readonly state: StateBackend;
+  /** The subgraphs' HTTP servers (tests count the requests they get). */
+  readonly subgraphServers: ReadonlyMap<SubgraphName, RunningServer>;
   /** Stops one subgraph (tests use it to see readiness fail). */
   stopSubgraph(name: SubgraphName): Promise<void>;
   close(): Promise<void>;
@@ -62,6 +66,7 @@ export interface SubgraphRuntime {
 export async function openSubgraphRuntime(options: {
   redisUrl?: string | undefined;
   keyPrefix?: string | undefined;
+  changeLogMaxLength?: number | undefined;
   keysDir?: string | undefined;
   logger: Logger;
 }): Promise<SubgraphRuntime> {
@@ -69,6 +74,7 @@ export async function openSubgraphRuntime(options: {
   const state = openState({
     ...options,
     keyPrefix: options.keyPrefix ?? process.env['REDIS_KEY_PREFIX'],
+    changeLogMaxLength: options.changeLogMaxLength ?? changeLogMaxLengthFromEnv(),
   });
   const preferences = new PreferenceService({
     catalog: () => catalog,
@@ -78,6 +84,17 @@ export async function openSubgraphRuntime(options: {
   });
   const signer = new IdentitySigner(await loadInternalSecret(options.keysDir));
   return { catalog, state, preferences, signer };
+}
+
+/** `CHANGE_LOG_MAX_LENGTH`: changes kept per realm, if set. */
+function changeLogMaxLengthFromEnv(): number | undefined {
+  const value = process.env['CHANGE_LOG_MAX_LENGTH'];
+  if (!value) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) {
+    throw new Error(`CHANGE_LOG_MAX_LENGTH must be a positive integer, got "${value}"`);
+  }
+  return parsed;
 }
 
 /** Starts one subgraph on its own port. */
@@ -157,6 +174,7 @@ export async function startSystem(
     catalog: runtime.catalog,
     preferences: runtime.preferences,
     state: runtime.state,
+    subgraphServers: subgraphs,
     stopSubgraph: async (name) => {
       await subgraphs.get(name)?.close();
       subgraphs.delete(name);

@@ -23,3 +23,4 @@ export * from './storage/redis-store.js';
 export * from './change-feed/change-bus.js';
 export * from './errors/error-docs.js';
 export * from './subgraph/division-kit.js';
+export * from './errors/close-codes.js';

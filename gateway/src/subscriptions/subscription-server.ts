@@ -13,6 +13,7 @@ import {
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
+  CLOSE_CODES,
   realmsError,
   type ChangeBus,
   type Identity,
@@ -27,7 +28,6 @@ import { verifyBearer } from '../auth/authenticate.js';
 import type { RealmRouter } from '../realm-routing/realm-router.js';
 import type { GatewayContext } from '../gateway-server.js';
 import { ChangeRenderer, type FederatedQuery } from './change-renderer.js';
-import { CLOSE_CODES } from './close-codes.js';
 import { readFeedRequest, type FeedRequest } from './feed-request.js';
 import { ChangeTails } from './realm-change-tail.js';
 import {
@@ -120,7 +120,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
         const resolution = options.router.resolve(ctx.extra.request);
         if (!resolution.ok) {
           ctx.extra.socket.close(
-            CLOSE_CODES.UNKNOWN_REALM,
+            CLOSE_CODES.UNKNOWN_REALM.code,
             resolution.error.message,
           );
           return false;
@@ -134,7 +134,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
           return true;
         } catch (error) {
           ctx.extra.socket.close(
-            CLOSE_CODES.UNAUTHORIZED,
+            CLOSE_CODES.UNAUTHORIZED.code,
             (error as Error).message.slice(0, 120),
           );
           return false;
@@ -285,7 +285,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
       'closing a slow subscriber',
     );
     extra.socket.close(
-      CLOSE_CODES.SLOW_CONSUMER,
+      CLOSE_CODES.SLOW_CONSUMER.code,
       'Send buffer full: reconnect and resume with the last cursor.',
     );
   }

@@ -31,7 +31,9 @@ export type Backend = 'memory' | 'redis';
 
 export async function startTestSystem(
   backend: Backend,
-  options: Partial<Pick<SystemOptions, 'production' | 'trustedProxies'>> = {},
+  options: Partial<
+    Pick<SystemOptions, 'production' | 'trustedProxies' | 'changeLogMaxLength'>
+  > = {},
 ): Promise<TestSystem> {
   const keysDir = await mkdtemp(join(tmpdir(), 'realms-keys-'));
   const keyPrefix = `realms-test-${randomUUID()}`;

@@ -1,3 +1,4 @@
+import { CLOSE_CODES } from './close-codes.js';
 import { ERROR_CODES } from './error-codes.js';
 
 /** Renders `docs/errors.md` from the error-code registry. */
@@ -20,6 +21,17 @@ export function renderErrorDocs(): string {
     '| code | HTTP status | meaning |',
     '| --- | --- | --- |',
     ...rows,
+    '',
+    '## WebSocket close codes',
+    '',
+    'The subscription endpoint (graphql-ws on `/graphql`) closes a connection',
+    "with one of the protocol's codes or with one of these:",
+    '',
+    '| close code | name | meaning |',
+    '| --- | --- | --- |',
+    ...Object.entries(CLOSE_CODES).map(
+      ([name, { code, description }]) => `| ${code} | \`${name}\` | ${description} |`,
+    ),
     '',
   ].join('\n');
 }

@@ -22,6 +22,8 @@ export interface StateOptions {
   readonly redisUrl?: string | undefined;
   /** Prefix of every Redis key (tests use their own). Default `realms`. */
   readonly keyPrefix?: string | undefined;
+  /** How many changes each realm's change log keeps (the resume window). */
+  readonly changeLogMaxLength?: number | undefined;
   readonly logger: Logger;
 }
 
@@ -32,7 +34,9 @@ export interface StateOptions {
  */
 export function openState(options: StateOptions): StateBackend {
   if (!options.redisUrl) {
-    const store = new MemoryPreferenceStore();
+    const store = new MemoryPreferenceStore({
+      changeLogMaxLength: options.changeLogMaxLength,
+    });
     const bus = createMemoryChangeBus();
     return {
       kind: 'memory',
@@ -60,6 +64,7 @@ export function openState(options: StateOptions): StateBackend {
   const store = new RedisPreferenceStore({
     redis: commands,
     keyPrefix: options.keyPrefix,
+    changeLogMaxLength: options.changeLogMaxLength,
   });
   const bus = createRedisChangeBus({
     publisher: connect('publisher'),
