@@ -29,6 +29,7 @@ import {
   type RunningServer,
 } from '@realms/platform';
 import { authenticate } from './auth/authenticate.js';
+import { REQUEST_LIMITS, requestLimits } from './protection/request-limits.js';
 import { attachSubscriptionServer } from './subscriptions/subscription-server.js';
 import { RealmRouter } from './realm-routing/realm-router.js';
 import type { SubgraphName } from './supergraph/compose.js';
@@ -66,7 +67,12 @@ export interface GatewayOptions {
   /** Extra readiness checks (e.g. Redis, when configured). */
   readonly dependencies?: Record<string, () => Promise<boolean>>;
   readonly maxBodyBytes?: number;
+  /** How long a subgraph may take to answer one fetch. Default 5 s. */
+  readonly subgraphTimeoutMs?: number;
 }
+
+const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** How long readiness waits for a subgraph's health answer. */
 const SUBGRAPH_HEALTH_TIMEOUT_MS = 2_000;
@@ -79,8 +85,18 @@ class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     private readonly serviceName: string,
     url: string,
+    timeoutMs: number,
   ) {
-    super({ url });
+    // Node's own fetch keeps connections alive, and a per-subgraph timeout
+    // turns a hung subgraph into a SUBGRAPH_UNAVAILABLE on its fields only.
+    super({
+      url,
+      fetcher: ((input: string, init?: RequestInit) =>
+        fetch(input, {
+          ...init,
+          signal: AbortSignal.timeout(timeoutMs),
+        })) as never,
+    });
   }
 
   /**
@@ -160,6 +176,7 @@ export async function startGateway(
       new SignedIdentityDataSource(
         name,
         options.subgraphUrls[name as SubgraphName],
+        options.subgraphTimeoutMs ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
       ),
   });
 
@@ -168,13 +185,19 @@ export async function startGateway(
     apiSchema = schema;
   });
 
+  const limits = requestLimits<GatewayContext>(options.production);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     logger: options.logger,
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
+    // One operation per request: batches would multiply every limit.
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    validationRules: limits.validationRules,
     formatError: formatClientError,
     plugins: [
+      ...limits.plugins,
       errorReportingPlugin<GatewayContext>(),
       realmRequiredPlugin,
       options.production
@@ -239,6 +262,9 @@ export async function startGateway(
         store: options.changeFeed.store,
         bus: options.changeFeed.bus,
         logger: options.logger,
+        validationRules: limits.validationRules,
+        maxTokens: REQUEST_LIMITS.maxTokens,
+        maxMessageBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         context: ({ realm, identity, requestId }) =>
           realmContext({
             realm,

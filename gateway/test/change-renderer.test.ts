@@ -1,7 +1,10 @@
 import { parse, getOperationAST, type FieldNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { PreferenceChangeEvent } from '@realms/platform';
-import { ChangeRenderer, type FederatedQuery } from '../src/subscriptions/change-renderer.js';
+import {
+  ChangeRenderer,
+  type FederatedQuery,
+} from '../src/subscriptions/change-renderer.js';
 
 const EVENT: PreferenceChangeEvent = {
   type: 'preference.changed',
@@ -38,11 +41,20 @@ function recorder(answer: Record<string, unknown>) {
 
 describe('rendering a change for a subscription', () => {
   it('answers event fields from the event and needs no query for them', async () => {
-    const r = renderer('subscription { c: preferenceChanged { cursor v: version changedKeys __typename } }');
+    const r = renderer(
+      'subscription { c: preferenceChanged { cursor v: version changedKeys __typename } }',
+    );
     const { calls, execute } = recorder({});
     expect(r.query).toBeNull();
     expect(await r.render(EVENT, execute)).toEqual({
-      data: { c: { cursor: 'sports/1-0', v: 3, changedKeys: ['locale'], __typename: 'PreferenceChange' } },
+      data: {
+        c: {
+          cursor: 'sports/1-0',
+          v: 3,
+          changedKeys: ['locale'],
+          __typename: 'PreferenceChange',
+        },
+      },
     });
     expect(calls).toHaveLength(0);
   });
@@ -60,19 +72,31 @@ describe('rendering a change for a subscription', () => {
       fragment Unused on Preference { id }`,
       { keys: ['locale'], unused: 1 },
     );
-    const answer = { preference: { id: 'sports:alice' }, other: { version: 3 } };
+    const answer = {
+      preference: { id: 'sports:alice' },
+      other: { version: 3 },
+    };
     const { calls, execute } = recorder(answer);
     const result = await r.render(EVENT, execute);
 
     expect(calls).toHaveLength(1);
     const [call] = calls;
-    expect(call?.variables).toMatchObject({ realmsChangedPreferenceId: 'sports:alice', keys: ['locale'] });
-    expect(call?.query).toContain('preference: preference(id: $realmsChangedPreferenceId)');
-    expect(call?.query).toContain('other: preference(id: $realmsChangedPreferenceId)');
+    expect(call?.variables).toMatchObject({
+      realmsChangedPreferenceId: 'sports:alice',
+      keys: ['locale'],
+    });
+    expect(call?.query).toContain(
+      'preference: preference(id: $realmsChangedPreferenceId)',
+    );
+    expect(call?.query).toContain(
+      'other: preference(id: $realmsChangedPreferenceId)',
+    );
     expect(call?.query).toContain('fragment Division on Preference');
     expect(call?.query).not.toContain('Unused');
     expect(call?.query).not.toContain('$unused');
-    expect(result).toEqual({ data: { preferenceChanged: { cursor: 'sports/1-0', ...answer } } });
+    expect(result).toEqual({
+      data: { preferenceChanged: { cursor: 'sports/1-0', ...answer } },
+    });
   });
 
   it('honours @skip and @include, and inline fragments', async () => {
@@ -83,20 +107,34 @@ describe('rendering a change for a subscription', () => {
       { full: false },
     );
     const { calls, execute } = recorder({});
-    expect(await r.render(EVENT, execute)).toEqual({ data: { preferenceChanged: { version: 3 } } });
+    expect(await r.render(EVENT, execute)).toEqual({
+      data: { preferenceChanged: { version: 3 } },
+    });
     expect(calls).toHaveLength(0);
   });
 
   it('nulls the change and reports errors under its path when the preference fails', async () => {
-    const r = renderer('subscription { preferenceChanged { cursor preference { id } } }');
+    const r = renderer(
+      'subscription { preferenceChanged { cursor preference { id } } }',
+    );
     const execute: FederatedQuery = async () => ({
       data: { preference: null },
-      errors: [{ message: 'Not allowed.', path: ['preference'], extensions: { code: 'FORBIDDEN' } }],
+      errors: [
+        {
+          message: 'Not allowed.',
+          path: ['preference'],
+          extensions: { code: 'FORBIDDEN' },
+        },
+      ],
     });
     expect(await r.render(EVENT, execute)).toEqual({
       data: null,
       errors: [
-        { message: 'Not allowed.', path: ['preferenceChanged', 'preference'], extensions: { code: 'FORBIDDEN' } },
+        {
+          message: 'Not allowed.',
+          path: ['preferenceChanged', 'preference'],
+          extensions: { code: 'FORBIDDEN' },
+        },
       ],
     });
   });

@@ -51,6 +51,9 @@ try {
       trustedProxies: trustedProxiesFromEnv(),
       logger,
       production,
+      ...(process.env['SUBGRAPH_TIMEOUT_MS']
+        ? { subgraphTimeoutMs: Number(process.env['SUBGRAPH_TIMEOUT_MS']) }
+        : {}),
       dependencies: state ? { redis: () => state.store.ping() } : {},
       ...(state ? { changeFeed: { store: state.store, bus: state.bus } } : {}),
     },

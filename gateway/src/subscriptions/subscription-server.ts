@@ -6,8 +6,10 @@ import {
   GraphQLError,
   OperationTypeNode,
   parse,
+  specifiedRules,
   validate,
   type ExecutionArgs,
+  type ValidationRule,
   type GraphQLSchema,
 } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
@@ -59,6 +61,12 @@ export interface SubscriptionServerOptions {
   readonly maxQueuedResults?: number;
   /** Unsent bytes per connection before it counts as slow. */
   readonly maxBufferedBytes?: number;
+  /** The same limits HTTP operations get (depth, aliases, cost, …). */
+  readonly validationRules: readonly ValidationRule[];
+  /** Lexical tokens one operation may have. */
+  readonly maxTokens: number;
+  /** Largest message a client may send. */
+  readonly maxMessageBytes: number;
 }
 
 /** What a connection established at `ConnectionInit`. */
@@ -92,7 +100,10 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
   const groups = new ExecutionGroups();
   const maxQueued = options.maxQueuedResults ?? DEFAULT_MAX_QUEUED_RESULTS;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-  const webSockets = new WebSocketServer({ noServer: true });
+  const webSockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxMessageBytes,
+  });
 
   options.server.on('upgrade', (request, socket, head) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
@@ -145,11 +156,14 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
         const schema = options.schema();
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: options.maxTokens });
         } catch (error) {
           return [error as GraphQLError];
         }
-        const invalid = validate(schema, document);
+        const invalid = validate(schema, document, [
+          ...specifiedRules,
+          ...options.validationRules,
+        ]);
         if (invalid.length > 0) return invalid;
         const operation = getOperationAST(document, payload.operationName);
         if (!operation)
