@@ -24,3 +24,6 @@ export * from './change-feed/change-bus.js';
 export * from './errors/error-docs.js';
 export * from './subgraph/division-kit.js';
 export * from './errors/close-codes.js';
+export * from './realm-config/config-versions.js';
+export * from './realm-config/config-diff.js';
+export * from './realm-config/live-catalog.js';

@@ -2,7 +2,11 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { PubSub, type PubSubEngine } from 'graphql-subscriptions';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { changeChannel, type PreferenceChangeEvent } from './change-event.js';
+import {
+  changeChannel,
+  type ConfigChangeEvent,
+  type PreferenceChangeEvent,
+} from './change-event.js';
 
 /** Called with each change event of a subscribed realm. */
 export type ChangeListener = (event: PreferenceChangeEvent) => void;
@@ -17,6 +21,17 @@ export interface ChangeBusOptions {
    * breaks the Redis subscriber connection. Without a logger it is dropped.
    */
   readonly logger?: Logger;
+}
+
+/** The channel that announces new configuration versions. */
+const CONFIG_CHANNEL = 'realms.config-changed';
+
+function isConfigChangeEvent(payload: unknown): payload is ConfigChangeEvent {
+  return (
+    typeof payload === 'object' &&
+    payload !== null &&
+    (payload as { type?: unknown }).type === 'config.changed'
+  );
 }
 
 /** Tells a change event apart from other payloads on the channel. */
@@ -62,25 +77,47 @@ export class ChangeBus {
    * Resolves once the subscription is active (for Redis: confirmed by the
    * server), and returns the function that ends it.
    */
-  async subscribe(
+  subscribe(
     realm: string,
     onEvent: ChangeListener,
+  ): Promise<() => Promise<void>> {
+    return this.listen(changeChannel(realm), isChangeEvent, onEvent, { realm });
+  }
+
+  /** Announces a new configuration version to every process. */
+  async publishConfigChange(event: ConfigChangeEvent): Promise<void> {
+    const payload: unknown = JSON.parse(JSON.stringify(event));
+    await this.engine.publish(CONFIG_CHANNEL, payload);
+  }
+
+  /** Calls `onEvent` with each configuration change from now on. */
+  subscribeConfigChanges(
+    onEvent: (event: ConfigChangeEvent) => void,
+  ): Promise<() => Promise<void>> {
+    return this.listen(CONFIG_CHANNEL, isConfigChangeEvent, onEvent, {});
+  }
+
+  private async listen<T>(
+    channel: string,
+    accepts: (payload: unknown) => payload is T,
+    onEvent: (event: T) => void,
+    logContext: Record<string, unknown>,
   ): Promise<() => Promise<void>> {
     if (this.closed) throw new Error('The change bus is closed.');
 
     let active = true;
     const deliver = (payload: unknown) => {
-      if (!active || !isChangeEvent(payload)) return;
+      if (!active || !accepts(payload)) return;
       try {
         onEvent(payload);
       } catch (error) {
         this.options.logger?.error(
-          { err: error, realm },
+          { err: error, ...logContext },
           'change listener failed',
         );
       }
     };
-    const id = await this.engine.subscribe(changeChannel(realm), deliver, {});
+    const id = await this.engine.subscribe(channel, deliver, {});
     this.subscriptionIds.add(id);
 
     return async () => {

@@ -78,3 +78,21 @@ export function compareCursors(a: string, b: string): number {
   }
   return 0;
 }
+
+/**
+ * A new configuration version (schema, realm extensions, themes) was
+ * published. Every process loads it and rebuilds what it derived from the
+ * old one; subscribers of realm configuration changes are told.
+ */
+export interface ConfigChangeEvent {
+  readonly type: 'config.changed';
+  readonly version: number;
+  readonly previousVersion: number;
+  /** Realms whose effective configuration changed (all, for the global schema). */
+  readonly realms: readonly string[];
+  /** What changed, e.g. `realms/sports.json: overrides.theme`. */
+  readonly changes: readonly string[];
+  readonly actor: string;
+  readonly at: string;
+  readonly comment: string | null;
+}

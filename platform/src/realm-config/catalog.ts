@@ -95,7 +95,12 @@ export class PreferenceSchemaError extends Error {
 export interface SchemaSources {
   readonly global: { readonly file: string; readonly data: unknown };
   readonly theme: { readonly file: string; readonly data: unknown };
-  readonly realms: readonly { readonly file: string; readonly data: unknown }[];
+  readonly realms: readonly {
+    readonly file: string;
+    readonly data: unknown;
+    /** The id the realm must have (its file name), when known. */
+    readonly expectedId?: string;
+  }[];
 }
 
 /**
@@ -159,9 +164,17 @@ class CatalogBuilder {
     const realms = new Map<string, RealmConfig>();
     const domainOwners = new Map<string, string>();
 
-    for (const { file, data } of sources.realms) {
+    for (const { file, data, expectedId } of sources.realms) {
       const realm = this.buildRealm(file, data, global, theme);
       if (!realm) continue;
+      if (expectedId !== undefined && realm.id !== expectedId) {
+        this.problem(
+          file,
+          null,
+          'id',
+          `id "${realm.id}" must match the file name "${expectedId}"`,
+        );
+      }
       if (realms.has(realm.id)) {
         this.problem(file, null, 'id', `realm "${realm.id}" is defined twice`);
       }

@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import type { ChangeBus } from '../change-feed/change-bus.js';
+import type { ConfigChangeEvent } from '../change-feed/change-event.js';
+import type { PreferenceCatalog } from './catalog.js';
+import { changedRealms, diffConfig } from './config-diff.js';
+import type {
+  ConfigDocuments,
+  ConfigVersion,
+  ConfigVersionStore,
+} from './config-versions.js';
+import { catalogFromDocuments, readSchemaDocuments } from './load.js';
+
+/** Told after a new configuration version took effect in this process. */
+export type CatalogListener = (
+  event: ConfigChangeEvent,
+  catalog: PreferenceCatalog,
+) => void;
+
+/**
+ * The configuration in force in this process, kept in step with every
+ * other process. Versions live in a ConfigVersionStore; a publish is
+ * announced on the change bus, and each process then loads and compiles
+ * the new version and swaps it in. Whoever derived something from the
+ * catalog (compiled validators, caches) listens with `onChange`.
+ *
+ * The first process to start with an empty history publishes the files
+ * in `schema/` as version 1. After that the history wins over the files;
+ * `npm run config:publish` publishes edited files as a new version.
+ */
+export class LiveCatalog {
+  private catalog: PreferenceCatalog;
+  private current: ConfigVersion;
+  private readonly listeners = new Set<CatalogListener>();
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private loading: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly store: ConfigVersionStore,
+    private readonly bus: ChangeBus,
+    private readonly logger: Logger,
+    version: ConfigVersion,
+  ) {
+    this.current = version;
+    this.catalog = catalogFromDocuments(version.documents);
+  }
+
+  /** Loads the newest version (publishing `schema/` if there is none). */
+  static async open(options: {
+    store: ConfigVersionStore;
+    bus: ChangeBus;
+    logger: Logger;
+    schemaDir?: string;
+    /**
+     * How often to check the store for a version whose announcement was
+     * lost (Redis pub/sub delivers at most once). Default 30 s; 0 = never.
+     */
+    pollIntervalMs?: number;
+  }): Promise<LiveCatalog> {
+    let version = await options.store.latest();
+    if (!version) {
+      const documents = await readSchemaDocuments(options.schemaDir);
+      catalogFromDocuments(documents); // Refuse broken files before storing them.
+      version =
+        (await options.store.publish(0, documents, {
+          actor: 'bootstrap',
+          comment: 'schema/ files',
+        })) ?? (await options.store.latest());
+      if (!version) throw new Error('No configuration version after bootstrap');
+    }
+    const live = new LiveCatalog(
+      options.store,
+      options.bus,
+      options.logger,
+      version,
+    );
+    live.unsubscribe = await options.bus.subscribeConfigChanges((event) =>
+      live.follow(event),
+    );
+    return live;
+  }
+
+  /** The catalog in force now. */
+  get(): PreferenceCatalog {
+    return this.catalog;
+  }
+
+  get version(): number {
+    return this.current.version;
+  }
+
+  get documents(): ConfigDocuments {
+    return this.current.documents;
+  }
+
+  onChange(listener: CatalogListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Publishes documents as the next version, if `expectedVersion` is still
+   * the newest. Throws PreferenceSchemaError for documents that break the
+   * schema rules, and returns null when another publish came first.
+   */
+  async publish(
+    documents: ConfigDocuments,
+    expectedVersion: number,
+    meta: { actor: string; comment: string | null },
+  ): Promise<ConfigChangeEvent | null> {
+    catalogFromDocuments(documents);
+    const previous =
+      expectedVersion === this.current.version
+        ? this.current
+        : await this.store.get(expectedVersion);
+    const stored = await this.store.publish(expectedVersion, documents, meta);
+    if (!stored || !previous) return null;
+
+    const differences = diffConfig(previous.documents, documents);
+    const event: ConfigChangeEvent = {
+      type: 'config.changed',
+      version: stored.version,
+      previousVersion: expectedVersion,
+      realms: changedRealms(differences, [
+        ...new Set([
+          ...Object.keys(previous.documents.realms),
+          ...Object.keys(documents.realms),
+        ]),
+      ]),
+      changes: differences.map((d) => d.path),
+      actor: meta.actor,
+      at: stored.createdAt,
+      comment: meta.comment,
+    };
+    await this.bus.publishConfigChange(event);
+    await this.follow(event);
+    return event;
+  }
+
+  async close(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    await this.unsubscribe?.();
+  }
+
+  /** Loads the newest stored version if this process missed it. */
+  async catchUp(): Promise<void> {
+    try {
+      const latest = await this.store.latest();
+      if (!latest || latest.version <= this.current.version) return;
+      const differences = diffConfig(this.current.documents, latest.documents);
+      await this.follow({
+        type: 'config.changed',
+        version: latest.version,
+        previousVersion: this.current.version,
+        realms: changedRealms(differences, Object.keys(latest.documents.realms)),
+        changes: differences.map((d) => d.path),
+        actor: latest.actor,
+        at: latest.createdAt,
+        comment: latest.comment,
+      });
+    } catch (error) {
+      this.logger.warn({ err: error }, 'checking for a new configuration failed');
+    }
+  }
+
+  /** Takes in a newer version announced on the bus, one at a time. */
+  private follow(event: ConfigChangeEvent): Promise<void> {
+    this.loading = this.loading.then(async () => {
+      if (event.version <= this.current.version) return;
+      const version = await this.store.get(event.version);
+      if (!version) return;
+      try {
+        this.catalog = catalogFromDocuments(version.documents);
+        this.current = version;
+      } catch (error) {
+        this.logger.error(
+          { err: error, version: event.version },
+          'configuration version refused',
+        );
+        return;
+      }
+      this.logger.info(
+        { version: event.version, realms: event.realms },
+        'configuration changed',
+      );
+      for (const listener of this.listeners) listener(event, this.catalog);
+    });
+    return this.loading;
+  }
+}
