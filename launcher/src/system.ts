@@ -9,7 +9,7 @@ import {
 import {
   ensureDevKeys,
   IdentitySigner,
-  loadCatalog,
+  LiveCatalog,
   loadInternalSecret,
   openState,
   PreferenceService,
@@ -44,7 +44,9 @@ export interface SystemOptions {
 export interface RunningSystem {
   readonly gatewayUrl: string;
   readonly subgraphUrls: Readonly<Record<SubgraphName, string>>;
+  /** The configuration in force (it follows published versions). */
   readonly catalog: PreferenceCatalog;
+  readonly liveCatalog: LiveCatalog;
   readonly preferences: PreferenceService;
   readonly state: StateBackend;
   /** The subgraphs' HTTP servers (tests count the requests they get). */
@@ -56,7 +58,7 @@ export interface RunningSystem {
 
 /** What a subgraph process needs besides its definition. */
 export interface SubgraphRuntime {
-  readonly catalog: PreferenceCatalog;
+  readonly catalog: LiveCatalog;
   readonly state: StateBackend;
   readonly preferences: PreferenceService;
   readonly signer: IdentitySigner;
@@ -70,14 +72,19 @@ export async function openSubgraphRuntime(options: {
   keysDir?: string | undefined;
   logger: Logger;
 }): Promise<SubgraphRuntime> {
-  const catalog = await loadCatalog();
   const state = openState({
     ...options,
     keyPrefix: options.keyPrefix ?? process.env['REDIS_KEY_PREFIX'],
-    changeLogMaxLength: options.changeLogMaxLength ?? changeLogMaxLengthFromEnv(),
+    changeLogMaxLength:
+      options.changeLogMaxLength ?? changeLogMaxLengthFromEnv(),
+  });
+  const catalog = await LiveCatalog.open({
+    store: state.configVersions,
+    bus: state.bus,
+    logger: options.logger,
   });
   const preferences = new PreferenceService({
-    catalog: () => catalog,
+    catalog: () => catalog.get(),
     store: state.store,
     bus: state.bus,
     logger: options.logger,
@@ -92,7 +99,9 @@ function changeLogMaxLengthFromEnv(): number | undefined {
   if (!value) return undefined;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) {
-    throw new Error(`CHANGE_LOG_MAX_LENGTH must be a positive integer, got "${value}"`);
+    throw new Error(
+      `CHANGE_LOG_MAX_LENGTH must be a positive integer, got "${value}"`,
+    );
   }
   return parsed;
 }
@@ -129,7 +138,7 @@ export async function startSystem(
   const host = options.host ?? '127.0.0.1';
   const runtime = await openSubgraphRuntime(options);
   if (!options.production)
-    await ensureDevKeys(runtime.catalog.realms.values(), options.keysDir);
+    await ensureDevKeys(runtime.catalog.get().realms.values(), options.keysDir);
 
   const subgraphs = new Map<SubgraphName, RunningServer>();
   const subgraphUrls = {} as Record<SubgraphName, string>;
@@ -149,10 +158,11 @@ export async function startSystem(
     {
       supergraphSdl: await readSupergraph(),
       subgraphUrls,
-      catalog: () => runtime.catalog,
+      catalog: () => runtime.catalog.get(),
       verifier: await RealmTokenVerifier.load(
-        runtime.catalog.realms.values(),
+        runtime.catalog.get().realms.values(),
         options.keysDir,
+        { logger: options.logger },
       ),
       signer: runtime.signer,
       trustedProxies: options.trustedProxies ?? trustedProxiesFromEnv(),
@@ -171,7 +181,10 @@ export async function startSystem(
   return {
     gatewayUrl: gateway.url,
     subgraphUrls,
-    catalog: runtime.catalog,
+    get catalog() {
+      return runtime.catalog.get();
+    },
+    liveCatalog: runtime.catalog,
     preferences: runtime.preferences,
     state: runtime.state,
     subgraphServers: subgraphs,
@@ -182,6 +195,7 @@ export async function startSystem(
     close: async () => {
       await gateway.close();
       for (const server of subgraphs.values()) await server.close();
+      await runtime.catalog.close();
       await runtime.state.close();
     },
   };

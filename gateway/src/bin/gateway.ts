@@ -4,8 +4,10 @@ import {
   createLogger,
   ensureDevKeys,
   IdentitySigner,
+  LiveCatalog,
   loadCatalog,
   loadInternalSecret,
+  type PreferenceCatalog,
   RealmTokenVerifier,
   openState,
 } from '@realms/platform';
@@ -21,9 +23,6 @@ const logger = createLogger('gateway');
 const production = process.env['NODE_ENV'] === 'production';
 
 try {
-  const catalog = await loadCatalog();
-  if (!production) await ensureDevKeys(catalog.realms.values());
-
   const subgraphUrls = {} as Record<SubgraphName, string>;
   for (const { name, port } of SUBGRAPHS) {
     subgraphUrls[name] =
@@ -40,13 +39,31 @@ try {
         logger,
       })
     : null;
+  // With Redis, the configuration follows published versions like every
+  // other process; without it, the schema files are all there is.
+  const live = state
+    ? await LiveCatalog.open({
+        store: state.configVersions,
+        bus: state.bus,
+        logger,
+      })
+    : null;
+  const files = live ? null : await loadCatalog();
+  const catalog = () => live?.get() ?? (files as PreferenceCatalog);
+  if (!production) await ensureDevKeys(catalog().realms.values());
 
   const gateway = await startGateway(
     {
       supergraphSdl: await readSupergraph(),
       subgraphUrls,
-      catalog: () => catalog,
-      verifier: await RealmTokenVerifier.load(catalog.realms.values()),
+      catalog,
+      verifier: await RealmTokenVerifier.load(
+        catalog().realms.values(),
+        undefined,
+        {
+          logger,
+        },
+      ),
       signer: new IdentitySigner(await loadInternalSecret()),
       trustedProxies: trustedProxiesFromEnv(),
       logger,
@@ -64,6 +81,7 @@ try {
 
   const stop = async () => {
     await gateway.close();
+    await live?.close();
     await state?.close();
     process.exit(0);
   };

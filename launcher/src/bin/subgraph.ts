@@ -35,6 +35,7 @@ try {
   logger.info({ url: server.url }, 'subgraph listening');
   const stop = async () => {
     await server.close();
+    await runtime.catalog.close();
     await runtime.state.close();
     process.exit(0);
   };

@@ -1,26 +1,44 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import {
-  createLocalJWKSet,
   decodeJwt,
+  errors,
   exportJWK,
   generateKeyPair,
   importJWK,
   jwtVerify,
   SignJWT,
   type JWK,
+  type JWTPayload,
   type JWTVerifyGetKey,
+  type JWTVerifyOptions,
 } from 'jose';
 import { unauthenticated } from '../errors/graphql-errors.js';
+import type { Logger } from '../logging/logger.js';
 import type { RealmConfig } from '../realm-config/catalog.js';
 import { isRole, type Identity, type Role } from './identity.js';
+import {
+  openKeySet,
+  realmKeySettings,
+  writeFileAtomic,
+  type KeySetOptions,
+} from './realm-key-sets.js';
+
+export {
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  realmKeySettings,
+  type KeySetOptions,
+  type RealmAuthSettings,
+  type RealmKeySettings,
+  type RealmKeySource,
+} from './realm-key-sets.js';
 
 /** Realm tokens are ES256 only; `alg: none` and HMAC are never accepted. */
 const TOKEN_ALGORITHM = 'ES256';
-/** Tolerated clock difference between the issuer and us. */
-const CLOCK_SKEW_SECONDS = 30;
+/** Keys a realm's key set keeps when a dev key is rotated: new and previous. */
+const ACTIVE_KEYS = 2;
 
 /** Where key files live. `REALMS_KEYS_DIR` overrides `<repo>/var/keys`. */
 export function defaultKeysDir(): string {
@@ -30,15 +48,65 @@ export function defaultKeysDir(): string {
   );
 }
 
-const publicFile = (dir: string, realm: string) =>
-  join(dir, `${realm}.jwks.json`);
 const privateFile = (dir: string, realm: string) =>
   join(dir, `${realm}.private.jwk.json`);
 
+/** A realm's key set file, or null when its keys come from a JWKS URL. */
+function keySetFileOf(realm: RealmConfig, dir: string): string | null {
+  const { source } = realmKeySettings(realm, dir);
+  return source.kind === 'file' ? source.path : null;
+}
+
+/** A new ES256 key pair with a fresh, unique `kid`. */
+async function generateDevKey(
+  realmId: string,
+): Promise<{ publicJwk: JWK; privateJwk: JWK }> {
+  const { publicKey, privateKey } = await generateKeyPair(TOKEN_ALGORITHM, {
+    extractable: true,
+  });
+  const day = new Date().toISOString().slice(0, 10);
+  const kid = `${realmId}-${day}-${randomBytes(4).toString('hex')}`;
+  return {
+    publicJwk: {
+      ...(await exportJWK(publicKey)),
+      kid,
+      alg: TOKEN_ALGORITHM,
+      use: 'sig',
+    },
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: TOKEN_ALGORITHM },
+  };
+}
+
+/**
+ * Writes a realm's key set, then its signing key. In this order a
+ * verifier knows a new key before any token is signed with it.
+ */
+async function writeDevKeys(
+  realmId: string,
+  dir: string,
+  keySetFile: string,
+  publicKeys: readonly JWK[],
+  privateJwk: JWK,
+): Promise<void> {
+  await mkdir(dirname(keySetFile), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(
+    keySetFile,
+    JSON.stringify({ keys: publicKeys }, null, 2),
+    0o644,
+  );
+  await writeFileAtomic(
+    privateFile(dir, realmId),
+    JSON.stringify(privateJwk),
+    0o600,
+  );
+}
+
 /**
  * Development only: makes a signing key pair for every realm that has
- * none yet, writing the public key set and the private key under `dir`.
- * Production deployments provide `<realm>.jwks.json` files instead.
+ * none yet, writing the public key set (`auth.jwksFile`, by default
+ * `<realm>.jwks.json`) and the private key under `dir`. Realms whose keys
+ * come from `auth.jwksUrl` are skipped: their identity provider signs.
+ * Production deployments provide the key set files instead.
  */
 export async function ensureDevKeys(
   realms: Iterable<RealmConfig>,
@@ -46,117 +114,268 @@ export async function ensureDevKeys(
 ): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const realm of realms) {
+    const keySetFile = keySetFileOf(realm, dir);
+    if (!keySetFile) continue;
     try {
-      await readFile(publicFile(dir, realm.id));
+      await readFile(keySetFile);
       continue;
     } catch {
       // No key yet: make one below.
     }
-    const { publicKey, privateKey } = await generateKeyPair(TOKEN_ALGORITHM, {
-      extractable: true,
-    });
-    const kid = `${realm.id}-${new Date().toISOString().slice(0, 10)}`;
-    const jwk = {
-      ...(await exportJWK(publicKey)),
-      kid,
-      alg: TOKEN_ALGORITHM,
-      use: 'sig',
-    };
-    const privateJwk = {
-      ...(await exportJWK(privateKey)),
-      kid,
-      alg: TOKEN_ALGORITHM,
-    };
-    await writeFile(privateFile(dir, realm.id), JSON.stringify(privateJwk), {
-      mode: 0o600,
-    });
-    await writeFile(
-      publicFile(dir, realm.id),
-      JSON.stringify({ keys: [jwk] }, null, 2),
-    );
+    const { publicJwk, privateJwk } = await generateDevKey(realm.id);
+    await writeDevKeys(realm.id, dir, keySetFile, [publicJwk], privateJwk);
   }
 }
 
 /**
+ * Development only: rotates a realm's signing key. A new key pair (new
+ * `kid`) becomes the signing key of `issueDevToken`; the key set keeps the
+ * previous public key too, so tokens signed before the rotation stay
+ * valid until they expire (two active keys). Older keys are dropped:
+ * their tokens are refused from then on. Verifiers re-read the key set
+ * file by themselves (see `RealmTokenVerifier.load`), so no restart is
+ * needed. Returns the new key's `kid`.
+ */
+export async function rotateDevKey(
+  realm: RealmConfig,
+  dir = defaultKeysDir(),
+): Promise<string> {
+  const keySetFile = keySetFileOf(realm, dir);
+  if (!keySetFile) {
+    throw new Error(
+      `Realm "${realm.id}" takes its keys from auth.jwksUrl; ` +
+        'rotate them at its identity provider.',
+    );
+  }
+  let current: JWK[] = [];
+  try {
+    const parsed = JSON.parse(await readFile(keySetFile, 'utf8')) as {
+      keys?: unknown;
+    };
+    if (Array.isArray(parsed.keys)) current = parsed.keys as JWK[];
+  } catch {
+    // No key set yet: the new key is the first.
+  }
+
+  const { publicJwk, privateJwk } = await generateDevKey(realm.id);
+  const keys = [publicJwk, ...current].slice(0, ACTIVE_KEYS);
+  await writeDevKeys(realm.id, dir, keySetFile, keys, privateJwk);
+  return publicJwk.kid ?? '';
+}
+
+/** Options of `RealmTokenVerifier.load`; see `KeySetOptions`. */
+export type RealmTokenVerifierOptions = KeySetOptions;
+
+interface RealmTrust {
+  readonly realm: RealmConfig;
+  readonly keys: JWTVerifyGetKey;
+  readonly clockToleranceSeconds: number;
+}
+
+/**
  * Verifies realm tokens. Each realm trusts only its own key set, so a token
- * signed for one realm never verifies in another.
+ * signed for one realm never verifies in another. A key set holds one or
+ * more keys (by `kid`); a token signed by any of them verifies, which is
+ * what lets a realm rotate its key without refusing tokens already out.
  */
 export class RealmTokenVerifier {
   private constructor(
-    private readonly keySets: ReadonlyMap<string, JWTVerifyGetKey>,
-    private readonly realms: ReadonlyMap<string, RealmConfig>,
+    private readonly realms: ReadonlyMap<string, RealmTrust>,
+    private readonly logger: Logger | undefined,
   ) {}
 
-  /** Loads `<realm>.jwks.json` of every realm from `dir`. */
+  /**
+   * Opens the key set of every realm, from its `auth`:
+   *
+   * - `jwksUrl`: a remote JWKS, fetched on the first token, cached for
+   *   `jwksCacheMaxAgeMs` and fetched again early when a token names an
+   *   unknown `kid` (at most once per `jwksCooldownMs`). Must be https,
+   *   or http to a loopback host.
+   * - `jwksFile`: a key set file relative to `dir`.
+   * - neither: `<dir>/<realm>.jwks.json`.
+   *
+   * A key set file is checked for changes at most every
+   * `keyFileCheckIntervalMs` (default 5 s) and re-read when it changed,
+   * so a rotated key is trusted without a restart. Throws at start-up for
+   * a missing or unparsable key set file and for an invalid `auth`
+   * (naming the realm file).
+   */
   static async load(
     realms: Iterable<RealmConfig>,
     dir = defaultKeysDir(),
+    options: RealmTokenVerifierOptions = {},
   ): Promise<RealmTokenVerifier> {
-    const keySets = new Map<string, JWTVerifyGetKey>();
-    const configs = new Map<string, RealmConfig>();
+    const trusted = new Map<string, RealmTrust>();
     for (const realm of realms) {
-      const jwks = JSON.parse(
-        await readFile(publicFile(dir, realm.id), 'utf8'),
-      );
-      keySets.set(realm.id, createLocalJWKSet(jwks));
-      configs.set(realm.id, realm);
+      const { source, clockToleranceSeconds } = realmKeySettings(realm, dir);
+      const keys = await openKeySet(realm.id, source, options);
+      trusted.set(realm.id, { realm, keys, clockToleranceSeconds });
     }
-    return new RealmTokenVerifier(keySets, configs);
+    return new RealmTokenVerifier(trusted, options.logger);
   }
 
-  /** Returns the identity of a valid token; throws UNAUTHENTICATED. */
+  /**
+   * Returns the identity of a valid token of `realmId`. Throws
+   * UNAUTHENTICATED when it is not one; the message says why without
+   * repeating the token or any key.
+   */
   async verify(token: string, realmId: string): Promise<Identity> {
-    const keySet = this.keySets.get(realmId);
-    const realm = this.realms.get(realmId);
-    if (!keySet || !realm) throw unauthenticated('No keys for this realm.');
+    const trust = this.realms.get(realmId);
+    if (!trust) throw unauthenticated('No keys for this realm.');
+    const { realm } = trust;
 
-    let payload;
+    let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keySet, {
+      payload = await verifyWithKeySet(token, trust.keys, {
         algorithms: [TOKEN_ALGORITHM],
         issuer: realm.auth.issuer,
         audience: realm.auth.audience,
-        clockTolerance: CLOCK_SKEW_SECONDS,
+        clockTolerance: trust.clockToleranceSeconds,
         requiredClaims: ['sub', 'exp'],
-      }));
+      });
     } catch (error) {
-      throw unauthenticated(describeTokenFailure(token, realmId, error));
+      const reason = this.describeFailure(token, realmId, error);
+      if (reason.keysUnavailable) {
+        this.logger?.warn(
+          { realm: realmId, err: error },
+          'realm key set is unavailable',
+        );
+      }
+      throw unauthenticated(reason.message);
     }
 
-    const roles = Array.isArray(payload['roles']) ? payload['roles'] : ['user'];
-    if (payload['realm'] !== realmId || !roles.every(isRole)) {
-      throw unauthenticated('Token is not valid for this realm.');
+    return identityOf(payload, realmId);
+  }
+
+  /** A message that helps the caller without revealing key material. */
+  private describeFailure(
+    token: string,
+    realmId: string,
+    error: unknown,
+  ): { message: string; keysUnavailable?: boolean } {
+    let claimedRealm: unknown;
+    try {
+      claimedRealm = decodeJwt(token)['realm'];
+    } catch {
+      return { message: 'Token is malformed.' };
     }
-    return {
-      realm: realmId,
-      userId: payload.sub as string,
-      roles: roles as Role[],
-    };
+    // Name the other realm only when it is one of ours: anything else in
+    // an unverified token is the sender's text, not ours to echo.
+    if (
+      typeof claimedRealm === 'string' &&
+      claimedRealm !== realmId &&
+      this.realms.has(claimedRealm)
+    ) {
+      return {
+        message: `Token was issued for realm "${claimedRealm}", not "${realmId}".`,
+      };
+    }
+    return describeJoseFailure(error);
   }
 }
 
-/** A message that helps the caller without revealing key material. */
-function describeTokenFailure(
+/**
+ * `jwtVerify` against a key set. A token without a `kid` matches every
+ * key of a rotated set; jose then leaves it to us to try each in turn.
+ */
+async function verifyWithKeySet(
   token: string,
-  realmId: string,
-  error: unknown,
-): string {
+  keys: JWTVerifyGetKey,
+  options: JWTVerifyOptions,
+): Promise<JWTPayload> {
   try {
-    const claimedRealm = decodeJwt(token)['realm'];
-    if (typeof claimedRealm === 'string' && claimedRealm !== realmId) {
-      return `Token was issued for realm "${claimedRealm}", not "${realmId}".`;
+    return (await jwtVerify(token, keys, options)).payload;
+  } catch (error) {
+    if (!isMultipleMatchingKeys(error)) throw error;
+    for await (const key of error) {
+      try {
+        return (await jwtVerify(token, key, options)).payload;
+      } catch (keyError) {
+        const code = (keyError as { code?: string }).code;
+        if (code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw keyError;
+      }
     }
-  } catch {
-    return 'Token is malformed.';
+    throw new errors.JWSSignatureVerificationFailed();
   }
-  const code = (error as { code?: string }).code;
+}
+
+function isMultipleMatchingKeys(
+  error: unknown,
+): error is errors.JWKSMultipleMatchingKeys {
+  return error instanceof errors.JWKSMultipleMatchingKeys;
+}
+
+/** The identity a verified token grants; UNAUTHENTICATED if it grants none. */
+function identityOf(payload: JWTPayload, realmId: string): Identity {
+  if (payload['realm'] !== realmId) {
+    throw unauthenticated('Token is not valid for this realm.');
+  }
+  if (typeof payload.sub !== 'string' || payload.sub === '') {
+    throw unauthenticated('Token does not name a user.');
+  }
+  // No `roles` claim means a plain user; anything else must be a list of
+  // known roles, so a typo never silently becomes less (or more) access.
+  const roles = payload['roles'] ?? ['user'];
+  if (!Array.isArray(roles) || !roles.every(isRole)) {
+    throw unauthenticated('Token grants a role that does not exist.');
+  }
+  return { realm: realmId, userId: payload.sub, roles: roles as Role[] };
+}
+
+/** Maps a jose error to our message, never to jose's own text. */
+function describeJoseFailure(error: unknown): {
+  message: string;
+  keysUnavailable?: boolean;
+} {
+  const { code, claim } = (error ?? {}) as { code?: string; claim?: string };
   switch (code) {
     case 'ERR_JWT_EXPIRED':
-      return 'Token has expired.';
+      return { message: 'Token has expired.' };
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return 'Token claims are not valid for this realm (issuer, audience or validity time).';
+      return { message: describeClaimFailure(claim) };
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return {
+        message: `Token algorithm is not accepted (${TOKEN_ALGORITHM} only).`,
+      };
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+      return { message: 'Token was not signed by a key of this realm.' };
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return { message: 'Token signature is not valid.' };
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+      return { message: 'Token is malformed.' };
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JOSE_GENERIC':
+    case 'ERR_JWKS_INVALID':
+    case 'ERR_JWK_INVALID':
+    case undefined:
+      // The key set could not be fetched or parsed: not the caller's
+      // fault, but without keys no token can be accepted.
+      return {
+        message: "The realm's signing keys are unavailable; try again later.",
+        keysUnavailable: true,
+      };
     default:
-      return 'Token signature or algorithm is not accepted.';
+      return { message: 'Token signature or algorithm is not accepted.' };
+  }
+}
+
+function describeClaimFailure(claim: string | undefined): string {
+  switch (claim) {
+    case 'nbf':
+      return 'Token is not valid yet.';
+    case 'iat':
+      return 'Token was issued in the future.';
+    case 'iss':
+      return 'Token was not issued by this realm.';
+    case 'aud':
+      return 'Token is not meant for this audience.';
+    case 'sub':
+    case 'exp':
+      return `Token lacks the "${claim}" claim.`;
+    default:
+      return 'Token claims are not valid for this realm.';
   }
 }
 
@@ -169,9 +388,10 @@ export interface TokenRequest {
 }
 
 /**
- * Development only: signs a realm token with the realm's private key from
- * `dir` (as `npm run token` does). Production tokens come from the
- * identity provider that holds the realm's key.
+ * Development only: signs a realm token with the realm's newest private
+ * key from `dir` (as `npm run token` does; `rotateDevKey` replaces it).
+ * Production tokens come from the identity provider that holds the
+ * realm's key.
  */
 export async function issueDevToken(
   request: TokenRequest,

@@ -16,6 +16,11 @@ export interface ConfigVersionSummary {
   readonly createdAt: string;
   readonly actor: string;
   readonly comment: string | null;
+  /**
+   * The digest of the `schema/` files this version descends from: set when
+   * the files are published, carried over by edits made at run time.
+   */
+  readonly filesDigest?: string | undefined;
 }
 
 export interface ConfigVersion extends ConfigVersionSummary {
@@ -39,8 +44,15 @@ export interface ConfigVersionStore {
   publish(
     expectedVersion: number,
     documents: ConfigDocuments,
-    meta: { actor: string; comment: string | null },
+    meta: PublishMeta,
   ): Promise<ConfigVersion | null>;
+}
+
+/** Who publishes a version, and why. */
+export interface PublishMeta {
+  readonly actor: string;
+  readonly comment: string | null;
+  readonly filesDigest?: string | undefined;
 }
 
 /** Versions kept in process memory (embedded default, tests). */
@@ -66,7 +78,7 @@ export class MemoryConfigVersionStore implements ConfigVersionStore {
   async publish(
     expectedVersion: number,
     documents: ConfigDocuments,
-    meta: { actor: string; comment: string | null },
+    meta: PublishMeta,
   ): Promise<ConfigVersion | null> {
     if (this.versions.length !== expectedVersion) return null;
     const stored: ConfigVersion = {
@@ -132,7 +144,7 @@ export class RedisConfigVersionStore implements ConfigVersionStore {
   async publish(
     expectedVersion: number,
     documents: ConfigDocuments,
-    meta: { actor: string; comment: string | null },
+    meta: PublishMeta,
   ): Promise<ConfigVersion | null> {
     const stored: ConfigVersion = {
       version: expectedVersion + 1,
@@ -158,5 +170,6 @@ function summary(version: ConfigVersion): ConfigVersionSummary {
     createdAt: version.createdAt,
     actor: version.actor,
     comment: version.comment,
+    filesDigest: version.filesDigest,
   };
 }

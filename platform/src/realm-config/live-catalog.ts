@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChangeBus } from '../change-feed/change-bus.js';
 import type { ConfigChangeEvent } from '../change-feed/change-event.js';
@@ -23,9 +24,11 @@ export type CatalogListener = (
  * the new version and swaps it in. Whoever derived something from the
  * catalog (compiled validators, caches) listens with `onChange`.
  *
- * The first process to start with an empty history publishes the files
- * in `schema/` as version 1. After that the history wins over the files;
- * `npm run config:publish` publishes edited files as a new version.
+ * The files in `schema/` are published as a new version whenever a
+ * process starts with files that differ from the ones the newest version
+ * descends from (so version 1 on an empty history, and a deploy with
+ * edited files publishes them). Edits made at run time carry the files'
+ * digest forward, so a restart with unchanged files keeps them.
  */
 export class LiveCatalog {
   private catalog: PreferenceCatalog;
@@ -57,16 +60,31 @@ export class LiveCatalog {
      */
     pollIntervalMs?: number;
   }): Promise<LiveCatalog> {
+    const files = await readSchemaDocuments(options.schemaDir);
+    catalogFromDocuments(files); // Refuse broken files before anything else.
+    const digest = documentsDigest(files);
+
     let version = await options.store.latest();
-    if (!version) {
-      const documents = await readSchemaDocuments(options.schemaDir);
-      catalogFromDocuments(documents); // Refuse broken files before storing them.
-      version =
-        (await options.store.publish(0, documents, {
-          actor: 'bootstrap',
-          comment: 'schema/ files',
-        })) ?? (await options.store.latest());
-      if (!version) throw new Error('No configuration version after bootstrap');
+    if (version?.filesDigest !== digest) {
+      const previous = version;
+      const published = await options.store.publish(
+        previous?.version ?? 0,
+        files,
+        {
+          actor: 'schema-files',
+          comment: previous ? 'schema/ files changed' : 'schema/ files',
+          filesDigest: digest,
+        },
+      );
+      // Null: another process published first; take whatever is newest.
+      version = published ?? (await options.store.latest());
+      if (!version)
+        throw new Error('No configuration version after publishing the files');
+      if (published && previous) {
+        await options.bus.publishConfigChange(
+          changeEvent(published, previous.documents),
+        );
+      }
     }
     const live = new LiveCatalog(
       options.store,
@@ -113,25 +131,13 @@ export class LiveCatalog {
       expectedVersion === this.current.version
         ? this.current
         : await this.store.get(expectedVersion);
-    const stored = await this.store.publish(expectedVersion, documents, meta);
+    const stored = await this.store.publish(expectedVersion, documents, {
+      ...meta,
+      filesDigest: previous?.filesDigest,
+    });
     if (!stored || !previous) return null;
 
-    const differences = diffConfig(previous.documents, documents);
-    const event: ConfigChangeEvent = {
-      type: 'config.changed',
-      version: stored.version,
-      previousVersion: expectedVersion,
-      realms: changedRealms(differences, [
-        ...new Set([
-          ...Object.keys(previous.documents.realms),
-          ...Object.keys(documents.realms),
-        ]),
-      ]),
-      changes: differences.map((d) => d.path),
-      actor: meta.actor,
-      at: stored.createdAt,
-      comment: meta.comment,
-    };
+    const event = changeEvent(stored, previous.documents);
     await this.bus.publishConfigChange(event);
     await this.follow(event);
     return event;
@@ -147,19 +153,12 @@ export class LiveCatalog {
     try {
       const latest = await this.store.latest();
       if (!latest || latest.version <= this.current.version) return;
-      const differences = diffConfig(this.current.documents, latest.documents);
-      await this.follow({
-        type: 'config.changed',
-        version: latest.version,
-        previousVersion: this.current.version,
-        realms: changedRealms(differences, Object.keys(latest.documents.realms)),
-        changes: differences.map((d) => d.path),
-        actor: latest.actor,
-        at: latest.createdAt,
-        comment: latest.comment,
-      });
+      await this.follow(changeEvent(latest, this.current.documents));
     } catch (error) {
-      this.logger.warn({ err: error }, 'checking for a new configuration failed');
+      this.logger.warn(
+        { err: error },
+        'checking for a new configuration failed',
+      );
     }
   }
 
@@ -187,4 +186,42 @@ export class LiveCatalog {
     });
     return this.loading;
   }
+}
+
+/** A stable digest of configuration documents (key order ignored). */
+export function documentsDigest(documents: ConfigDocuments): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : typeof value === 'object' && value !== null
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((key) => [
+                key,
+                canonical((value as Record<string, unknown>)[key]),
+              ]),
+          )
+        : value;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(documents)))
+    .digest('hex');
+}
+
+/** The announcement of `published`, which replaced `previous`. */
+function changeEvent(
+  published: ConfigVersion,
+  previous: ConfigDocuments,
+): ConfigChangeEvent {
+  const differences = diffConfig(previous, published.documents);
+  return {
+    type: 'config.changed',
+    version: published.version,
+    previousVersion: published.version - 1,
+    realms: changedRealms(differences, Object.keys(published.documents.realms)),
+    changes: differences.map((d) => d.path),
+    actor: published.actor,
+    at: published.createdAt,
+    comment: published.comment,
+  };
 }

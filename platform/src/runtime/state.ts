@@ -5,6 +5,11 @@ import {
   createRedisChangeBus,
   type ChangeBus,
 } from '../change-feed/change-bus.js';
+import {
+  MemoryConfigVersionStore,
+  RedisConfigVersionStore,
+  type ConfigVersionStore,
+} from '../realm-config/config-versions.js';
 import { MemoryPreferenceStore } from '../storage/memory-store.js';
 import type { PreferenceStore } from '../storage/preference-store.js';
 import { RedisPreferenceStore } from '../storage/redis-store.js';
@@ -14,6 +19,8 @@ export interface StateBackend {
   readonly kind: 'redis' | 'memory';
   readonly store: PreferenceStore;
   readonly bus: ChangeBus;
+  /** The history of configuration versions. */
+  readonly configVersions: ConfigVersionStore;
   close(): Promise<void>;
 }
 
@@ -42,6 +49,7 @@ export function openState(options: StateOptions): StateBackend {
       kind: 'memory',
       store,
       bus,
+      configVersions: new MemoryConfigVersionStore(),
       close: async () => {
         await bus.close();
         await store.close();
@@ -74,6 +82,7 @@ export function openState(options: StateOptions): StateBackend {
     kind: 'redis',
     store,
     bus,
+    configVersions: new RedisConfigVersionStore(commands, options.keyPrefix),
     close: async () => {
       await bus.close();
       await store.close();

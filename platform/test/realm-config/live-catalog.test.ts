@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -175,6 +179,60 @@ describe.each([
     expect(live.version).toBe(1);
     await live.catchUp();
     expect(live.version).toBe(2);
+  });
+});
+
+describe('the schema files and the version history', () => {
+  it('keeps run-time edits across restarts, and publishes edited files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'realms-schema-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await cp(fileURLToPath(new URL('../../../schema/', import.meta.url)), dir, {
+      recursive: true,
+    });
+    const store = new MemoryConfigVersionStore();
+    const bus = createMemoryChangeBus();
+    cleanups.push(() => bus.close());
+    const open = async () => {
+      const live = await LiveCatalog.open({
+        store,
+        bus,
+        logger,
+        schemaDir: dir,
+        pollIntervalMs: 0,
+      });
+      cleanups.push(() => live.close());
+      return live;
+    };
+
+    const first = await open();
+    await first.publish(withSportsTheme(first.documents, 'light'), 1, {
+      actor: 'ops',
+      comment: null,
+    });
+    const restarted = await open();
+    expect(restarted.version).toBe(2);
+    expect(
+      restarted.get().realm('sports')?.definitions.get('theme')?.defaultValue,
+    ).toBe('light');
+
+    const file = join(dir, 'realms', 'sports.json');
+    await writeFile(
+      file,
+      JSON.stringify(
+        withSportsTheme(await readSchemaDocuments(dir), 'system').realms[
+          'sports'
+        ],
+      ),
+    );
+    const deployed = await open();
+    expect(deployed.version).toBe(3);
+    expect(
+      deployed.get().realm('sports')?.definitions.get('theme')?.defaultValue,
+    ).toBe('system');
+    expect((await store.list(1))[0]).toMatchObject({
+      actor: 'schema-files',
+      comment: 'schema/ files changed',
+    });
   });
 });
 
