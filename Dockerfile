@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 COPY platform/package.json platform/
 COPY gateway/package.json gateway/
 COPY launcher/package.json launcher/
+COPY bench/package.json bench/
 COPY subgraphs/core/package.json subgraphs/core/
 COPY subgraphs/sports/package.json subgraphs/sports/
 COPY subgraphs/entertainment/package.json subgraphs/entertainment/

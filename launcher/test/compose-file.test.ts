@@ -1,7 +1,8 @@
-// Checks docker-compose.yml, the Dockerfile and deploy/nginx/nginx.conf
+// Checks docker-compose.yml, the Dockerfile and the NGINX configuration
+// (deploy/nginx, with its includes resolved through the compose mounts)
 // against the code, so they fail here when the two drift apart. Nothing is
-// started: there is no Docker or NGINX in the test run (a later issue adds
-// real NGINX tests).
+// started: there is no Docker here; nginx/nginx-routing.test.ts runs the
+// same NGINX configuration for real.
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -169,6 +170,85 @@ function parseNginx(text: string): Directive[] {
 const find = (block: readonly Directive[] | undefined, name: string) =>
   (block ?? []).filter((d) => d.name === name);
 
+/** Where nginx looks for relative paths: the main file's directory. */
+const NGINX_PREFIX = '/etc/nginx/';
+
+/** A bind mount of a compose service: host path (from root) and target. */
+interface Mount {
+  readonly source: string;
+  readonly target: string;
+}
+
+/** The host file behind a container path, through the service's mounts. */
+function hostPath(path: string, mounts: readonly Mount[]): string {
+  const absolute = path.startsWith('/') ? path : NGINX_PREFIX + path;
+  const mount = mounts.find(
+    (m) => absolute === m.target || absolute.startsWith(`${m.target}/`),
+  );
+  if (!mount) throw new Error(`nginx: nothing is mounted at ${absolute}`);
+  const source = mount.source.replace(/^\.\//, '');
+  return `${root}${source}${absolute.slice(mount.target.length)}`;
+}
+
+/**
+ * Parses the container's main nginx file and replaces every `include`
+ * with the directives of the files it names (a `*` in the last part
+ * matches as in nginx), read from the host through the mounts.
+ */
+async function loadNginx(
+  path: string,
+  mounts: readonly Mount[],
+): Promise<Directive[]> {
+  const expand = async (block: readonly Directive[]): Promise<Directive[]> => {
+    const result: Directive[] = [];
+    for (const directive of block) {
+      if (directive.name !== 'include') {
+        result.push(
+          directive.block
+            ? { ...directive, block: await expand(directive.block) }
+            : directive,
+        );
+        continue;
+      }
+      const file = hostPath(directive.args[0] ?? '', mounts);
+      const slash = file.lastIndexOf('/');
+      const [dir, pattern] = [file.slice(0, slash), file.slice(slash + 1)];
+      const matcher = new RegExp(
+        `^${pattern.replaceAll('.', '\\.').replaceAll('*', '.*')}$`,
+      );
+      const names = (await readdir(dir)).filter((n) => matcher.test(n)).sort();
+      expect(names.length, `include ${directive.args[0]}`).toBeGreaterThan(0);
+      for (const name of names) {
+        const text = await readFile(`${dir}/${name}`, 'utf8');
+        result.push(...(await expand(parseNginx(text))));
+      }
+    }
+    return result;
+  };
+  return expand(parseNginx(await readFile(hostPath(path, mounts), 'utf8')));
+}
+
+/** Seconds of an nginx time such as `60s`, `5m` or `1h`. */
+function seconds(value: string | undefined): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value ?? '');
+  if (!match) return NaN;
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[match[2] ?? 's'];
+  return Number(match[1]) * (unit ?? NaN);
+}
+
+/** The value of a directive at the innermost level that sets it. */
+function effective(
+  name: string,
+  ...levels: (readonly Directive[] | undefined)[]
+): string[] | undefined {
+  let value: string[] | undefined;
+  for (const level of levels) {
+    const own = find(level, name)[0];
+    if (own) value = own.args;
+  }
+  return value;
+}
+
 /** Effective proxy_set_header values: a level with any replaces all above it. */
 function proxyHeaders(
   ...levels: (readonly Directive[] | undefined)[]
@@ -229,9 +309,11 @@ describe('docker-compose.yml, Dockerfile and nginx.conf match the code', () => {
       }
     }
     realms = [...(await loadCatalog(`${root}schema/`)).realms.values()];
-    nginx = parseNginx(
-      await readFile(`${root}deploy/nginx/nginx.conf`, 'utf8'),
-    );
+    const mounts = volumeStrings(service('nginx')).map((volume) => {
+      const [source = '', target = ''] = volume.split(':');
+      return { source, target };
+    });
+    nginx = await loadNginx(`${NGINX_PREFIX}nginx.conf`, mounts);
     dockerfile = await readFile(`${root}Dockerfile`, 'utf8');
   });
 
@@ -362,13 +444,26 @@ describe('docker-compose.yml, Dockerfile and nginx.conf match the code', () => {
     }
   });
 
-  it('publishes only NGINX, with the config mounted read-only', () => {
+  it('publishes only NGINX, with its config and certificates mounted read-only', () => {
     const proxy = service('nginx');
     expect(proxy.image).toMatch(/^nginx:1\.27/);
-    expect(volumeStrings(proxy)).toContain(
-      './deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro',
+    expect(volumeStrings(proxy)).toEqual(
+      expect.arrayContaining([
+        './deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro',
+        './deploy/nginx/edge:/etc/nginx/edge:ro',
+        './var/certs:/etc/nginx/certs:ro',
+      ]),
     );
-    expect((proxy.ports ?? []).map(String)).toContain('8080:80');
+    const ports = (proxy.ports ?? []).map(String);
+    expect(ports).toContain('8080:80');
+    // HTTP redirects name the host port HTTPS is published on.
+    const https = ports.find((p) => p.endsWith(':443'))?.split(':')[0];
+    expect(https, 'nginx publishes 443').toBeDefined();
+    const httpBlock = find(nginx, 'http')[0]?.block;
+    const httpsPort = find(httpBlock, 'map').find(
+      (m) => m.args[1] === '$https_port',
+    );
+    expect(find(httpsPort?.block, 'default')[0]?.args).toEqual([https]);
     expect(dependsOn(proxy)['gateway']).toBe('service_healthy');
     for (const [name, other] of Object.entries(services)) {
       if (name !== 'nginx')
@@ -393,64 +488,119 @@ describe('docker-compose.yml, Dockerfile and nginx.conf match the code', () => {
     }
   });
 
-  describe('nginx.conf', () => {
+  describe('the NGINX configuration', () => {
     const http = () => find(nginx, 'http')[0]?.block;
     const servers = () => find(http(), 'server');
+    const listens = (server: Directive) => find(server.block, 'listen');
+    const isHttps = (server: Directive) =>
+      listens(server).some((d) => d.args.includes('ssl'));
+    const named = (domain: string, https: boolean) =>
+      servers().filter(
+        (s) =>
+          isHttps(s) === https &&
+          find(s.block, 'server_name').some((d) => d.args.includes(domain)),
+      );
+    const realmDomains = () =>
+      realms.flatMap((realm) =>
+        realm.domains.map((domain) => ({ domain, realm: realm.id })),
+      );
+    // No admin realm exists yet: these reach the gateway with no realm.
+    const adminDomains = ['admin.localhost', 'admin.realms.test'].map(
+      (domain) => ({ domain, realm: '' }),
+    );
 
-    it('proxies every realm domain to the gateway, naming that realm', () => {
+    it('proxies every realm domain over HTTPS to the gateway, naming that realm', () => {
       const gatewayPort = env(service('gateway'))['PORT'];
       const upstreams = find(http(), 'upstream');
-      for (const realm of realms) {
-        for (const domain of realm.domains) {
-          const matching = servers().filter((s) =>
-            find(s.block, 'server_name').some((d) => d.args.includes(domain)),
+      for (const { domain, realm } of [...realmDomains(), ...adminDomains]) {
+        const matching = named(domain, true);
+        expect(matching, `one HTTPS server for ${domain}`).toHaveLength(1);
+        const server = matching[0]?.block;
+        expect(listens(matching[0] as Directive).map((d) => d.args)).toEqual([
+          ['443', 'ssl'],
+        ]);
+        const locations = find(server, 'location');
+        expect(locations.length, `${domain}: locations`).toBeGreaterThan(0);
+        for (const location of locations) {
+          const where = `${domain} ${location.args.join(' ')}`;
+          const headers = proxyHeaders(http(), server, location.block);
+          // An empty value: nginx sends no X-Client-ID at all.
+          expect(headers.get('x-client-id'), where).toBe(realm);
+          expect(headers.get('host'), where).toBe('$host');
+          expect(headers.get('x-request-id'), where).toBe('$request_id');
+          expect(headers.get('x-forwarded-for'), where).toBe('$remote_addr');
+          expect(headers.get('connection'), where).toBe('$connection_upgrade');
+          expect(headers.get('upgrade'), where).toBe('$http_upgrade');
+          const [target = ''] =
+            find(location.block, 'proxy_pass')[0]?.args ?? [];
+          const upstreamName = /^http:\/\/([^/:]+)$/.exec(target)?.[1];
+          const upstream = upstreams.find((u) => u.args[0] === upstreamName);
+          expect(upstream, `${where}: proxy_pass ${target}`).toBeDefined();
+          expect(find(upstream?.block, 'server')[0]?.args[0]).toBe(
+            `gateway:${gatewayPort}`,
           );
-          expect(matching, `one server for ${domain}`).toHaveLength(1);
-          const server = matching[0]?.block;
-          const locations = find(server, 'location');
-          expect(locations.length, `${domain}: locations`).toBeGreaterThan(0);
-          for (const location of locations) {
-            const headers = proxyHeaders(http(), server, location.block);
-            expect(
-              headers.get('x-client-id'),
-              `${domain} ${location.args.join(' ')}`,
-            ).toBe(realm.id);
-            expect(headers.get('host')).toBe('$host');
-            expect(headers.get('x-request-id')).toBe('$request_id');
-            expect(headers.get('connection')).toBe('$connection_upgrade');
-            expect(headers.get('upgrade')).toBe('$http_upgrade');
-            const [target = ''] =
-              find(location.block, 'proxy_pass')[0]?.args ?? [];
-            const upstreamName = /^http:\/\/([^/:]+)\//.exec(target)?.[1];
-            const upstream = upstreams.find((u) => u.args[0] === upstreamName);
-            expect(upstream, `${domain}: proxy_pass ${target}`).toBeDefined();
-            expect(find(upstream?.block, 'server')[0]?.args[0]).toBe(
-              `gateway:${gatewayPort}`,
-            );
-          }
         }
       }
     });
 
-    it('serves no host that is not a realm domain', () => {
-      const domains = new Set(realms.flatMap((r) => r.domains));
-      const named = servers()
+    it('names each domain’s certificate by that domain, under the mounted certs/', () => {
+      for (const { domain } of [...realmDomains(), ...adminDomains]) {
+        const server = named(domain, true)[0]?.block;
+        expect(find(server, 'ssl_certificate')[0]?.args, domain).toEqual([
+          `certs/${domain}.crt`,
+        ]);
+        expect(find(server, 'ssl_certificate_key')[0]?.args, domain).toEqual([
+          `certs/${domain}.key`,
+        ]);
+      }
+      expect(find(http(), 'ssl_protocols')[0]?.args).toEqual([
+        'TLSv1.2',
+        'TLSv1.3',
+      ]);
+    });
+
+    it('redirects every realm and admin domain from HTTP to HTTPS with 301', () => {
+      for (const { domain } of [...realmDomains(), ...adminDomains]) {
+        const matching = named(domain, false);
+        expect(matching, `one HTTP server for ${domain}`).toHaveLength(1);
+        const server = matching[0]?.block;
+        expect(find(server, 'return')[0]?.args, domain).toEqual([
+          '301',
+          'https://$host:$https_port$request_uri',
+        ]);
+        expect(find(server, 'location'), domain).toHaveLength(0);
+        expect(find(server, 'proxy_pass'), domain).toHaveLength(0);
+      }
+    });
+
+    it('serves no host that is not a realm or admin domain', () => {
+      const domains = new Set(
+        [...realmDomains(), ...adminDomains].map((d) => d.domain),
+      );
+      const names = servers()
         .flatMap((s) => find(s.block, 'server_name'))
         .flatMap((d) => d.args)
         .filter((name) => name !== '_');
-      for (const name of named) expect(domains, name).toContain(name);
+      for (const name of names) expect(domains, name).toContain(name);
     });
 
-    it('answers 421 for unknown hosts, never a default realm', () => {
+    it('answers 421 for unknown hosts on HTTP and HTTPS, never a default realm', () => {
       const defaults = servers().filter((s) =>
-        find(s.block, 'listen').some((d) => d.args.includes('default_server')),
+        listens(s).some((d) => d.args.includes('default_server')),
       );
       expect(defaults).toHaveLength(1);
-      const block = defaults[0]?.block;
+      const [fallback] = defaults as [Directive];
+      expect(listens(fallback).map((d) => d.args)).toEqual([
+        ['80', 'default_server'],
+        ['443', 'ssl', 'default_server'],
+      ]);
+      const block = fallback.block;
       expect(find(block, 'return')[0]?.args).toEqual(['421']);
       expect(find(block, 'proxy_pass')).toHaveLength(0);
       expect(find(block, 'location')).toHaveLength(0);
       expect(find(block, 'server_name').flatMap((d) => d.args)).toEqual(['_']);
+      // A handshake must succeed for the 421 to be sent at all.
+      expect(find(block, 'ssl_reject_handshake')).toHaveLength(0);
     });
 
     it('never logs the Authorization header or query strings, and limits request bodies', () => {
@@ -460,6 +610,45 @@ describe('docker-compose.yml, Dockerfile and nginx.conf match the code', () => {
         );
       }
       expect(find(http(), 'client_max_body_size')[0]?.args).toEqual(['1m']);
+    });
+
+    it('limits the request rate per client address on every proxied domain, with 429', () => {
+      const zones = find(http(), 'limit_req_zone');
+      expect(zones).toHaveLength(1);
+      const [key, zoneArg = '', rate = ''] = zones[0]?.args ?? [];
+      expect(key).toBe('$binary_remote_addr');
+      const zone = /^zone=([^:]+):/.exec(zoneArg)?.[1];
+      expect(rate).toMatch(/^rate=\d+r\/s$/);
+      expect(find(http(), 'limit_req_status')[0]?.args).toEqual(['429']);
+      for (const { domain } of [...realmDomains(), ...adminDomains]) {
+        const server = named(domain, true)[0]?.block;
+        for (const location of find(server, 'location')) {
+          const limit = effective('limit_req', http(), server, location.block);
+          expect(limit?.[0], domain).toBe(`zone=${zone}`);
+          expect(
+            limit?.find((a) => a.startsWith('burst=')),
+            domain,
+          ).toMatch(/^burst=\d+$/);
+        }
+      }
+    });
+
+    it('keeps idle WebSockets for an hour and plain requests for a minute', () => {
+      for (const { domain } of [...realmDomains(), ...adminDomains]) {
+        const server = named(domain, true)[0]?.block;
+        const timeouts = find(server, 'location').map((location) =>
+          seconds(
+            effective(
+              'proxy_read_timeout',
+              http(),
+              server,
+              location.block,
+            )?.[0],
+          ),
+        );
+        expect(Math.min(...timeouts), domain).toBe(60);
+        expect(Math.max(...timeouts), domain).toBeGreaterThanOrEqual(3600);
+      }
     });
   });
 });
