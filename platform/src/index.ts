@@ -27,3 +27,6 @@ export * from './errors/close-codes.js';
 export * from './realm-config/config-versions.js';
 export * from './realm-config/config-diff.js';
 export * from './realm-config/live-catalog.js';
+export * from './audit/audit-log.js';
+export * from './audit/write-attempt.js';
+export * from './audit/audit-query.js';

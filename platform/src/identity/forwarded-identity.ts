@@ -19,13 +19,21 @@ export interface ForwardedIdentity {
   /** The realm the request was routed to. */
   readonly realm: string;
   readonly requestId: string;
+  /**
+   * The caller's network address, as the gateway saw it: the socket's
+   * remote address, or the first `X-Forwarded-For` entry when the request
+   * came through a trusted proxy. Null or absent when unknown. The audit
+   * log records it with every write.
+   */
+  readonly clientAddress?: string | null;
 }
 
 /**
  * Signs and verifies the identity the gateway forwards to subgraphs: a
- * short-lived HS256 token over realm, user, roles and request id, with a
- * secret only the gateway and subgraphs hold. A subgraph refuses any
- * request without a valid one, so calling it directly gains nothing.
+ * short-lived HS256 token over realm, user, roles, request id and client
+ * address, with a secret only the gateway and subgraphs hold. A subgraph
+ * refuses any request without a valid one, so calling it directly gains
+ * nothing.
  */
 export class IdentitySigner {
   private readonly key: Uint8Array;
@@ -38,11 +46,12 @@ export class IdentitySigner {
   }
 
   sign(forwarded: ForwardedIdentity): Promise<string> {
-    const { identity, realm, requestId } = forwarded;
+    const { identity, realm, requestId, clientAddress } = forwarded;
     return new SignJWT({
       realm,
       rid: requestId,
       ...(identity ? { roles: [...identity.roles] } : {}),
+      ...(clientAddress ? { addr: clientAddress } : {}),
     })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(identity?.userId ?? '')
@@ -75,6 +84,7 @@ export class IdentitySigner {
     const realm = payload['realm'];
     const requestId = payload['rid'];
     const roles = payload['roles'];
+    const address = payload['addr'];
     if (typeof realm !== 'string' || typeof requestId !== 'string') {
       throw unauthenticated('Forwarded identity is incomplete.');
     }
@@ -82,6 +92,7 @@ export class IdentitySigner {
       payload.sub && Array.isArray(roles) && roles.every(isRole)
         ? { realm, userId: payload.sub, roles: roles as Role[] }
         : null;
-    return { identity, realm, requestId };
+    const clientAddress = typeof address === 'string' ? address : null;
+    return { identity, realm, requestId, clientAddress };
   }
 }

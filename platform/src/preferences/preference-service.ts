@@ -1,8 +1,18 @@
 import type { Logger } from 'pino';
+import {
+  refusalOutcome,
+  type AuditChange,
+  type AuditEntryInput,
+  type AuditPage,
+  type AuditQuery,
+} from '../audit/audit-log.js';
+import type { WriteAttempt } from '../audit/write-attempt.js';
 import type { ChangeBus } from '../change-feed/change-bus.js';
+import { preferenceId } from '../change-feed/change-event.js';
 import {
   badUserInput,
   conflict,
+  errorCodeOf,
   notFound,
   type Violation,
 } from '../errors/graphql-errors.js';
@@ -40,9 +50,31 @@ export interface PreferenceServiceOptions {
  * keys is kept; of the same key, the later write wins). With
  * `expectedVersion`, the write applies only if nothing in the preference
  * changed since that version, otherwise CONFLICT and nothing is stored.
+ *
+ * Every write is audited: the store records an accepted one atomically
+ * with it; this service records a refused one (invalid input, conflict)
+ * with the changes it asked for.
  */
 export class PreferenceService {
-  constructor(private readonly options: PreferenceServiceOptions) {}
+  /**
+   * @param attempt - the write operation this service's writes belong to,
+   *   if any: see {@link PreferenceService.forAttempt}
+   */
+  constructor(
+    private readonly options: PreferenceServiceOptions,
+    private readonly attempt: WriteAttempt | null = null,
+  ) {}
+
+  /**
+   * This service, with its writes attributed to one write operation: the
+   * caller's roles and address go into their audit records, and the
+   * attempt learns that a record was made. The subgraph server gives one
+   * to each mutation resolver, so every write path is covered without
+   * passing the caller along by hand.
+   */
+  forAttempt(attempt: WriteAttempt): PreferenceService {
+    return new PreferenceService(this.options, attempt);
+  }
 
   get catalog(): PreferenceCatalog {
     return this.options.catalog();
@@ -68,20 +100,58 @@ export class PreferenceService {
 
   /**
    * Validates every change, then stores them all or nothing. Throws
-   * BAD_USER_INPUT listing every violation, or CONFLICT.
+   * BAD_USER_INPUT listing every violation, or CONFLICT. Either way the
+   * write is in the audit log.
    */
   async write(request: WriteRequest): Promise<StoredPreference> {
+    try {
+      return await this.validateAndStore(request);
+    } catch (error) {
+      await this.recordRefusedWrite(request, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Appends a refused write to the audit log. A failed append is logged,
+   * not thrown: the caller still gets the refusal it is reporting.
+   */
+  async recordRefusal(entry: AuditEntryInput): Promise<void> {
+    this.attempt?.markRecorded();
+    await this.options.store.appendAudit(entry).catch((error: unknown) => {
+      this.options.logger.error(
+        { err: error, requestId: entry.requestId, realm: entry.realm },
+        'refused write not recorded in the audit log',
+      );
+    });
+  }
+
+  /** Reads a realm's audit log, newest first. Access is the caller's part. */
+  readAudit(query: AuditQuery): Promise<AuditPage> {
+    return this.options.store.readAudit(query);
+  }
+
+  private async validateAndStore(
+    request: WriteRequest,
+  ): Promise<StoredPreference> {
     const realm = this.realm(request.realm);
     const violations = validateChanges(realm, request);
     if (violations.length > 0) throw badUserInput(violations);
 
+    const caller = this.attempt?.caller;
     const outcome = await this.options.store.write(
       request.realm,
       request.userId,
       (current) => planWrite(realm, request, current),
-      { actor: request.actor, requestId: request.requestId },
+      {
+        actor: request.actor,
+        requestId: request.requestId,
+        actorRoles: caller?.actorRoles ?? [],
+        clientAddress: caller?.clientAddress ?? null,
+      },
       this.catalog.realmIds,
     );
+    this.attempt?.markRecorded();
 
     // The write is stored and in the change log; a failed publish only
     // delays live delivery, so it is logged rather than failing the write.
@@ -95,6 +165,54 @@ export class PreferenceService {
     }
     return outcome.preference;
   }
+
+  /**
+   * Records a refused write with the changes it asked for, in the
+   * target's realm: access to it was granted before the write got here.
+   * A target realm that does not exist has no log; the request's realm
+   * gets the record then, if known.
+   */
+  private async recordRefusedWrite(
+    request: WriteRequest,
+    error: unknown,
+  ): Promise<void> {
+    const outcome = refusalOutcome(error);
+    if (outcome === null) return;
+    const realm = this.catalog.realm(request.realm);
+    const logRealm = realm ? realm.id : this.attempt?.caller.requestRealm;
+    if (logRealm === undefined) return;
+
+    const caller = this.attempt?.caller;
+    await this.recordRefusal({
+      realm: logRealm,
+      actor: request.actor,
+      actorRoles: [...(caller?.actorRoles ?? [])],
+      target: preferenceId(request.realm, request.userId),
+      outcome,
+      changes: requestedChanges(realm, request),
+      requestId: request.requestId,
+      clientAddress: caller?.clientAddress ?? null,
+      errorCode: errorCodeOf(error),
+    });
+  }
+}
+
+/**
+ * The changes a refused write asked for, as audit changes: the requested
+ * value as `after` (null for a reset), `before` null as nothing was read.
+ * The layer is the one asked for, else the key's scope (REALM for a key
+ * the realm does not know).
+ */
+function requestedChanges(
+  realm: RealmConfig | undefined,
+  request: WriteRequest,
+): AuditChange[] {
+  return request.changes.map((change) => ({
+    key: change.key,
+    layer: change.scope ?? realm?.definitions.get(change.key)?.scope ?? 'REALM',
+    before: null,
+    after: change.value === RESET ? null : (change.value ?? null),
+  }));
 }
 
 /** Checks what does not depend on stored state: keys, owners, rules. */

@@ -4,6 +4,13 @@ import {
 } from '../change-feed/change-event.js';
 import type { GraphQLError } from 'graphql';
 import { realmsError } from '../errors/graphql-errors.js';
+import type { AuditRecord } from '../audit/audit-log.js';
+import {
+  acceptedDraft,
+  completeAuditRecord,
+  layerChanges,
+  type AuditDraft,
+} from './audit-entries.js';
 import type {
   LayerPatch,
   PlannedWrite,
@@ -17,7 +24,8 @@ import type {
 /**
  * Logic both preference stores share: applying a planned write to the
  * layers, deciding which realms' change logs record it, building the change
- * events, and the compare-and-set retry loop around a store's own commit.
+ * events and the audit record, and the compare-and-set retry loop around a
+ * store's own commit.
  */
 
 /** A layer that was never written. */
@@ -78,6 +86,8 @@ export interface AppliedWrite {
   readonly at: string;
   /** One per change log to append to; the writing realm comes first. */
   readonly targets: readonly ChangeTarget[];
+  /** The write's ACCEPTED audit record, for the writing realm's log. */
+  readonly audit: AuditDraft;
 }
 
 /** A change event before the store has given it a position and version. */
@@ -146,6 +156,7 @@ export function applyPlannedWrite(
   plan: PlannedWrite,
   realms: readonly string[],
   now: Date,
+  meta: WriteMetadata,
 ): AppliedWrite | null {
   const realmLayerChanged = !isEmptyPatch(plan.realmPatch);
   const globalLayerChanged = !isEmptyPatch(plan.globalPatch);
@@ -157,6 +168,20 @@ export function applyPlannedWrite(
     realmLayer: applyLayerPatch(current.realmLayer, plan.realmPatch, at),
     globalLayer: applyLayerPatch(current.globalLayer, plan.globalPatch, at),
   };
+  const changes = [
+    ...layerChanges(
+      'REALM',
+      plan.realmPatch,
+      current.realmLayer,
+      after.realmLayer,
+    ),
+    ...layerChanges(
+      'GLOBAL',
+      plan.globalPatch,
+      current.globalLayer,
+      after.globalLayer,
+    ),
+  ];
   return {
     before: current,
     after,
@@ -164,6 +189,13 @@ export function applyPlannedWrite(
     globalLayerChanged,
     at,
     targets: changeTargets(current.realm, plan, realms),
+    audit: acceptedDraft({
+      realm: current.realm,
+      userId: current.userId,
+      at,
+      changes,
+      meta,
+    }),
   };
 }
 
@@ -210,22 +242,33 @@ export function completeChangeEvent(
   };
 }
 
-/** The two steps a store supplies to the shared compare-and-set loop. */
+/** What a store's commit stored: where each event and the record went. */
+export interface CommittedWrite {
+  /** One per change target, in order. */
+  readonly events: readonly CommittedEvent[];
+  /** The audit record's entry id. */
+  readonly auditId: string;
+}
+
+/** The steps a store supplies to the shared compare-and-set loop. */
 export interface CasBackend {
   /** Reads both layers of the user in the writing realm. */
   read(): Promise<StoredPreference>;
   /**
    * Stores `applied` only if both layer versions still equal those of
-   * `applied.before`, appending one event per target, all atomically.
-   * Returns one entry per target in order, or null when a version moved.
+   * `applied.before`, appending one event per target and the audit
+   * record, all atomically. Returns null when a version moved.
    */
-  commit(applied: AppliedWrite): Promise<readonly CommittedEvent[] | null>;
+  commit(applied: AppliedWrite): Promise<CommittedWrite | null>;
+  /** Appends the audit record of a write that changed nothing. */
+  appendAudit(draft: AuditDraft): Promise<AuditRecord>;
 }
 
 /**
  * Runs the optimistic write loop: read, plan, compare-and-set, and on a
  * lost race read and plan again. Planner errors propagate with nothing
  * stored. Throws `write contention` after `maxAttempts` lost races.
+ * `now` is the store's clock: the write time and the audit record's.
  */
 export async function writeWithRetry(
   backend: CasBackend,
@@ -233,6 +276,7 @@ export async function writeWithRetry(
   meta: WriteMetadata,
   realms: readonly string[],
   maxAttempts: number,
+  now: () => Date,
 ): Promise<WriteOutcome> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const current = await backend.read();
@@ -240,20 +284,33 @@ export async function writeWithRetry(
     const applied =
       planned === null
         ? null
-        : applyPlannedWrite(current, planned, realms, new Date());
-    if (applied === null) return { preference: current, events: [] };
+        : applyPlannedWrite(current, planned, realms, now(), meta);
+    if (applied === null) {
+      // Nothing to store, but the write was accepted: the log says so.
+      const audit = await backend.appendAudit(
+        acceptedDraft({
+          realm: current.realm,
+          userId: current.userId,
+          at: now().toISOString(),
+          changes: [],
+          meta,
+        }),
+      );
+      return { preference: current, events: [], audit };
+    }
 
     const committed = await backend.commit(applied);
     if (committed === null) continue;
 
     const events = applied.targets.map((target, i) => {
-      const entry = committed[i];
+      const entry = committed.events[i];
       if (entry === undefined) {
         throw new Error('Store committed fewer events than targets.');
       }
       return completeChangeEvent(changeEventBody(applied, target, meta), entry);
     });
-    return { preference: applied.after, events };
+    const audit = completeAuditRecord(applied.audit, committed.auditId);
+    return { preference: applied.after, events, audit };
   }
   throw new Error('write contention');
 }

@@ -1,3 +1,11 @@
+import {
+  auditRetentionMs,
+  DEFAULT_AUDIT_RETENTION_DAYS,
+  type AuditEntryInput,
+  type AuditPage,
+  type AuditQuery,
+  type AuditRecord,
+} from '../audit/audit-log.js';
 import type { PreferenceChangeEvent } from '../change-feed/change-event.js';
 import {
   assertPageLimit,
@@ -12,7 +20,20 @@ import {
   type AppliedWrite,
   type ChangeEventBody,
   type CommittedEvent,
+  type CommittedWrite,
 } from './apply-patch.js';
+import {
+  auditBounds,
+  auditPage,
+  completeAuditRecord,
+  EMPTY_AUDIT_PAGE,
+  formatAuditId,
+  matchesAuditFilters,
+  nextAuditPosition,
+  withinAuditBounds,
+  type AuditDraft,
+  type AuditPosition,
+} from './audit-entries.js';
 import type {
   ChangeLogSlice,
   PreferenceStore,
@@ -38,6 +59,18 @@ export interface MemoryPreferenceStoreOptions {
    * @default 20
    */
   readonly maxWriteAttempts?: number;
+  /**
+   * How many days audit records are kept. Older ones are dropped when a
+   * realm's log is next appended to, and never returned by reads.
+   * @default 90
+   */
+  readonly auditRetentionDays?: number;
+  /**
+   * The time source of write times, audit entry ids and retention. Tests
+   * inject one to age records without waiting.
+   * @default () => new Date()
+   */
+  readonly clock?: () => Date;
 }
 
 /** Cursor positions are zero-padded so they also compare as strings. */
@@ -88,6 +121,44 @@ class ChangeLog {
 }
 
 /**
+ * One realm's audit log: records oldest first, each with its position.
+ * Retention is exact here; the Redis store trims approximately.
+ */
+class AuditEntries {
+  private entries: { position: AuditPosition; record: AuditRecord }[] = [];
+
+  /** Appends a record at `nowMs`, dropping those older than `cutoffMs`. */
+  append(draft: AuditDraft, nowMs: number, cutoffMs: number): AuditRecord {
+    const position = nextAuditPosition(
+      this.entries.at(-1)?.position ?? null,
+      nowMs,
+    );
+    const record = completeAuditRecord(draft, formatAuditId(position));
+    // A copy, so no caller can change the log by mutating a value.
+    this.entries.push({ position, record: structuredClone(record) });
+
+    const expired = this.entries.findIndex((e) => e.position.ms >= cutoffMs);
+    if (expired > 0) this.entries.splice(0, expired);
+    return record;
+  }
+
+  read(query: AuditQuery, cutoffMs: number): AuditPage {
+    const bounds = auditBounds(query, cutoffMs);
+    if (bounds === null) return EMPTY_AUDIT_PAGE;
+    const matches: AuditRecord[] = [];
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const entry = this.entries[i];
+      if (!entry || entry.position.ms < bounds.startMs) break;
+      if (!withinAuditBounds(entry.position, bounds)) continue;
+      if (!matchesAuditFilters(entry.record, query)) continue;
+      matches.push(structuredClone(entry.record));
+      if (matches.length > query.limit) break;
+    }
+    return auditPage(matches, query.limit);
+  }
+}
+
+/**
  * The embedded preference store: everything in process memory, lost on
  * restart. Same semantics as the Redis store (versions, change events,
  * cursors, retention), so a single-process setup needs no Redis.
@@ -98,13 +169,20 @@ export class MemoryPreferenceStore implements PreferenceStore {
   private readonly logs = new Map<string, ChangeLog>();
   /** Kept across `dropRealm` so a realm's cursors never go backwards. */
   private readonly lastSeqs = new Map<string, number>();
+  private readonly audits = new Map<string, AuditEntries>();
   private readonly changeLogMaxLength: number;
   private readonly maxWriteAttempts: number;
+  private readonly auditRetentionMs: number;
+  private readonly clock: () => Date;
 
   constructor(options: MemoryPreferenceStoreOptions = {}) {
     this.changeLogMaxLength = options.changeLogMaxLength ?? 10_000;
     this.maxWriteAttempts =
       options.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS;
+    this.auditRetentionMs = auditRetentionMs(
+      options.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS,
+    );
+    this.clock = options.clock ?? (() => new Date());
   }
 
   async read(realm: string, userId: string): Promise<StoredPreference> {
@@ -132,8 +210,28 @@ export class MemoryPreferenceStore implements PreferenceStore {
     const backend = {
       read: async () => this.snapshot(realm, userId),
       commit: async (applied: AppliedWrite) => this.commit(applied, meta),
+      appendAudit: async (draft: AuditDraft) => this.appendDraft(draft),
     };
-    return writeWithRetry(backend, plan, meta, realms, this.maxWriteAttempts);
+    return writeWithRetry(
+      backend,
+      plan,
+      meta,
+      realms,
+      this.maxWriteAttempts,
+      this.clock,
+    );
+  }
+
+  async appendAudit(entry: AuditEntryInput): Promise<AuditRecord> {
+    assertStorableRealm(entry.realm);
+    return this.appendDraft({ ...entry, at: this.clock().toISOString() });
+  }
+
+  async readAudit(query: AuditQuery): Promise<AuditPage> {
+    assertStorableRealm(query.realm);
+    assertPageLimit(query.limit);
+    const log = this.audits.get(query.realm) ?? new AuditEntries();
+    return log.read(query, this.clock().getTime() - this.auditRetentionMs);
   }
 
   async listUsers(
@@ -216,7 +314,7 @@ export class MemoryPreferenceStore implements PreferenceStore {
   private commit(
     applied: AppliedWrite,
     meta: WriteMetadata,
-  ): CommittedEvent[] | null {
+  ): CommittedWrite | null {
     const { realm, userId } = applied.before;
     const realmMoved =
       this.realmLayer(realm, userId).version !==
@@ -233,13 +331,23 @@ export class MemoryPreferenceStore implements PreferenceStore {
     if (applied.globalLayerChanged) {
       this.globalLayers.set(userId, copyLayer(applied.after.globalLayer));
     }
-    return applied.targets.map((target) => {
+    const events = applied.targets.map((target) => {
       const version =
         this.realmLayer(target.realm, userId).version +
         this.globalLayer(userId).version;
       const body = changeEventBody(applied, target, meta);
       return this.append(target.realm, body, version);
     });
+    const audit = this.appendDraft(applied.audit);
+    return { events, auditId: audit.id };
+  }
+
+  /** Appends to a realm's audit log at the draft's time. */
+  private appendDraft(draft: AuditDraft): AuditRecord {
+    const log = this.audits.get(draft.realm) ?? new AuditEntries();
+    this.audits.set(draft.realm, log);
+    const cutoffMs = this.clock().getTime() - this.auditRetentionMs;
+    return log.append(draft, Date.parse(draft.at), cutoffMs);
   }
 
   private append(

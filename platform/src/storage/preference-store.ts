@@ -1,3 +1,4 @@
+import type { AuditLog, AuditRecord } from '../audit/audit-log.js';
 import type { PreferenceChangeEvent } from '../change-feed/change-event.js';
 
 /** One stored layer of a user's values: the user-global or a realm layer. */
@@ -47,10 +48,17 @@ export interface PlannedWrite {
   readonly globalPatch: LayerPatch;
 }
 
-/** Who wrote, and on whose request; copied into change events. */
+/**
+ * Who wrote, and on whose request; copied into change events (actor and
+ * request id) and into the write's audit record (all of it).
+ */
 export interface WriteMetadata {
   readonly actor: string;
   readonly requestId: string;
+  /** The actor's roles, for the audit record. @default [] */
+  readonly actorRoles?: readonly string[];
+  /** The caller's network address, for the audit record. @default null */
+  readonly clientAddress?: string | null;
 }
 
 /**
@@ -64,6 +72,11 @@ export interface WriteOutcome {
   readonly preference: StoredPreference;
   /** One event per Preference whose values changed; empty for a no-op. */
   readonly events: readonly PreferenceChangeEvent[];
+  /**
+   * The write's ACCEPTED record in the writing realm's audit log, stored
+   * atomically with the write; with no changes for a no-op.
+   */
+  readonly audit: AuditRecord;
 }
 
 /** A page of a realm's users that have stored values. */
@@ -88,8 +101,11 @@ export interface ChangeLogSlice {
  * user-global partition), so one realm's data can be listed, exported or
  * dropped alone. Implementations: Redis for production, memory for the
  * embedded default; both pass the same contract suite.
+ *
+ * A store is also the audit log: a write and its audit record must be
+ * stored in one atomic step, so they live in the same place.
  */
-export interface PreferenceStore {
+export interface PreferenceStore extends AuditLog {
   /** Reads one user's layers in a realm; never-written layers are empty. */
   read(realm: string, userId: string): Promise<StoredPreference>;
 
@@ -100,9 +116,12 @@ export interface PreferenceStore {
   ): Promise<StoredPreference[]>;
 
   /**
-   * Applies a planned write atomically: both layers and the change-log
-   * entries are stored together or not at all. `realms` lists every realm
-   * whose change log must record a change of the user-global layer.
+   * Applies a planned write atomically: both layers, the change-log
+   * entries and the ACCEPTED audit record (in the writing realm's log) are
+   * stored together or not at all. `realms` lists every realm whose change
+   * log must record a change of the user-global layer. A planner that
+   * throws stores nothing, not even an audit record: recording the refusal
+   * is the caller's part.
    */
   write(
     realm: string,
@@ -131,7 +150,10 @@ export interface PreferenceStore {
    */
   latestCursor(realm: string): Promise<string | null>;
 
-  /** Removes every stored value and change of one realm. */
+  /**
+   * Removes every stored value and change of one realm. The realm's audit
+   * log stays: it ages out by retention like any other.
+   */
   dropRealm(realm: string): Promise<void>;
 
   /** Answers when the backing service is reachable. */

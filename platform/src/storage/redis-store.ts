@@ -1,4 +1,12 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import {
+  auditRetentionMs,
+  DEFAULT_AUDIT_RETENTION_DAYS,
+  type AuditEntryInput,
+  type AuditPage,
+  type AuditQuery,
+  type AuditRecord,
+} from '../audit/audit-log.js';
 import type { PreferenceChangeEvent } from '../change-feed/change-event.js';
 import {
   assertPageLimit,
@@ -13,8 +21,18 @@ import {
   writeWithRetry,
   type AppliedWrite,
   type ChangeEventBody,
-  type CommittedEvent,
+  type CommittedWrite,
 } from './apply-patch.js';
+import {
+  auditBounds,
+  auditPage,
+  completeAuditRecord,
+  EMPTY_AUDIT_PAGE,
+  filtersAudit,
+  matchesAuditFilters,
+  type AuditBounds,
+  type AuditDraft,
+} from './audit-entries.js';
 import type {
   ChangeLogSlice,
   PreferenceStore,
@@ -60,23 +78,65 @@ export interface RedisPreferenceStoreOptions {
    * @default 1_000
    */
   readonly pingTimeoutMs?: number;
+  /**
+   * How many days audit records are kept. Each append trims the realm's
+   * audit stream below the cutoff (`MINID ~`: whole stream nodes, so a
+   * few older records may stay a while); reads never return them.
+   * @default 90
+   */
+  readonly auditRetentionDays?: number;
+  /**
+   * The time source of write times, audit entry ids and retention. Tests
+   * inject one to age records without waiting.
+   * @default () => new Date()
+   */
+  readonly clock?: () => Date;
 }
 
-/** The ioredis command name the compare-and-set script is defined under. */
+/** The ioredis command names the scripts are defined under. */
 const CAS_COMMAND = 'realmsPreferenceCasWrite';
+const AUDIT_COMMAND = 'realmsAuditAppend';
 
 /**
- * Compare-and-set of one user's two layers plus their change events.
+ * Appends one audit record to a realm's audit stream, with an id whose
+ * milliseconds are the write time (`<ms>-*`), or the newest entry's time
+ * when the writer's clock is behind it, so ids never go backwards. Trims
+ * records older than the retention cutoff on the way (`MINID ~`). Should
+ * the explicit id still be refused (the stream's last id outran its newest
+ * entry), Redis picks one (`*`). Needs Redis 7.0+ for `<ms>-*`.
+ */
+const APPEND_AUDIT_LUA = `
+local function appendAudit(stream, record, nowMs, cutoffMs)
+  local ms = nowMs
+  local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+  if newest then
+    local newestMs = string.match(newest[1], '^(%d+)-')
+    if tonumber(newestMs) > tonumber(ms) then ms = newestMs end
+  end
+  local ok, id = pcall(redis.call, 'XADD', stream, 'MINID', '~', cutoffMs,
+    ms .. '-*', 'a', record)
+  if ok then return id end
+  return redis.call('XADD', stream, 'MINID', '~', cutoffMs, '*', 'a', record)
+end
+`;
+
+/**
+ * Compare-and-set of one user's two layers plus their change events and
+ * the write's audit record.
  *
  * KEYS[1] the user's layer in the writing realm, KEYS[2] the user's global
- * layer, KEYS[3] the writing realm's user index, then two keys per event:
- * the target realm's change stream and the user's layer in that realm.
+ * layer, KEYS[3] the writing realm's user index, KEYS[4] the writing
+ * realm's audit stream, then two keys per event: the target realm's change
+ * stream and the user's layer in that realm.
  * ARGV[1..2] the realm and global layer versions the write was planned on;
  * ARGV[3..4] the new layer data, or '' for a layer the write leaves alone;
- * ARGV[5] the user id; ARGV[6] the stream max length; ARGV[7..] one event
- * JSON per event, cut off where its version value goes: the version of
- * another realm's Preference depends on that realm's layer, read here.
- * Returns false when a version moved, else a stream id and version per event.
+ * ARGV[5] the user id; ARGV[6] the stream max length; ARGV[7] the audit
+ * record JSON, ARGV[8] its time in ms, ARGV[9] the audit retention cutoff
+ * in ms; ARGV[10..] one event JSON per event, cut off where its version
+ * value goes: the version of another realm's Preference depends on that
+ * realm's layer, read here.
+ * Returns false when a version moved, else the audit entry id, then a
+ * stream id and version per event.
  *
  * Known limitation: the script touches the `{realm}` and `{global}` hash
  * tags (and, for a global change, every listed realm) in one call. That is
@@ -86,7 +146,7 @@ const CAS_COMMAND = 'realmsPreferenceCasWrite';
  * into each realm's slot, or events fanned out by a second step), which is
  * not built.
  */
-const CAS_WRITE_LUA = `
+const CAS_WRITE_LUA = `${APPEND_AUDIT_LUA}
 local function version(key)
   return tonumber(redis.call('HGET', key, 'v')) or 0
 end
@@ -107,10 +167,10 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[2], 'v', globalVersion, 'd', ARGV[4])
 end
 
-local result = {}
-for i = 7, #ARGV do
-  local n = i - 7
-  local stream, layer = KEYS[4 + 2 * n], KEYS[5 + 2 * n]
+local result = { appendAudit(KEYS[4], ARGV[7], ARGV[8], ARGV[9]) }
+for i = 10, #ARGV do
+  local n = i - 10
+  local stream, layer = KEYS[5 + 2 * n], KEYS[6 + 2 * n]
   local v = version(layer) + globalVersion
   local event = ARGV[i] .. v .. '}'
   local id = redis.call('XADD', stream, 'MAXLEN', '~', ARGV[6], '*', 'e', event)
@@ -120,10 +180,27 @@ end
 return result
 `;
 
+/**
+ * Appends one audit record with no write: KEYS[1] the audit stream,
+ * ARGV[1] the record JSON, ARGV[2] its time in ms, ARGV[3] the retention
+ * cutoff in ms. Returns the entry id.
+ */
+const AUDIT_APPEND_LUA = `${APPEND_AUDIT_LUA}
+return appendAudit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+`;
+
+/** How many audit entries one filtered read step fetches. */
+const AUDIT_SCAN_BATCH_SIZE = 500;
+
 type CasCommand = (
   numKeys: number,
   ...args: (string | number)[]
 ) => Promise<(string | number)[] | null>;
+
+type AuditCommand = (
+  numKeys: number,
+  ...args: (string | number)[]
+) => Promise<string>;
 
 /** How many keys one SCAN step asks for, and one UNLINK removes. */
 const SCAN_BATCH_SIZE = 500;
@@ -172,6 +249,19 @@ function streamIdBefore(a: [number, number], b: [number, number]): boolean {
   return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 }
 
+/** The XREVRANGE end and start of an audit query's bounds. */
+function auditRange(bounds: AuditBounds): { end: string; start: string } {
+  const start = String(bounds.startMs);
+  if (bounds.end === null) return { end: '+', start };
+  const { position, exclusive } = bounds.end;
+  // An inclusive end of a `to` time is just its milliseconds: Redis reads
+  // that as the last possible id of that millisecond.
+  const end = exclusive
+    ? `(${position.ms}-${position.seq}`
+    : String(position.ms);
+  return { end, start };
+}
+
 /** Reads one field of an XINFO STREAM reply (a flat name/value list). */
 function infoField(info: unknown, name: string): unknown {
   const list = info as unknown[];
@@ -184,7 +274,9 @@ function infoField(info: unknown, name: string): unknown {
  * (`realms:{sports}:…`), so a realm can be listed, exported or dropped on
  * its own; user-global layers live under `{global}`. Writes are
  * compare-and-set in one Lua script; change events go to one stream per
- * realm, whose entry ids are the cursors.
+ * realm, whose entry ids are the cursors. Audit records go to another
+ * stream per realm (`realms:{sports}:audit`), in the same script as the
+ * write they record.
  */
 export class RedisPreferenceStore implements PreferenceStore {
   private readonly redis: Redis;
@@ -193,7 +285,10 @@ export class RedisPreferenceStore implements PreferenceStore {
   private readonly changeLogMaxLength: number;
   private readonly maxWriteAttempts: number;
   private readonly pingTimeoutMs: number;
+  private readonly auditRetentionMs: number;
+  private readonly clock: () => Date;
   private readonly casWrite: CasCommand;
+  private readonly auditAppend: AuditCommand;
 
   constructor(options: RedisPreferenceStoreOptions) {
     if (options.redis.options.keyPrefix) {
@@ -206,13 +301,19 @@ export class RedisPreferenceStore implements PreferenceStore {
     this.maxWriteAttempts =
       options.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS;
     this.pingTimeoutMs = options.pingTimeoutMs ?? 1_000;
+    this.auditRetentionMs = auditRetentionMs(
+      options.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS,
+    );
+    this.clock = options.clock ?? (() => new Date());
 
     // ioredis sends EVALSHA and falls back to EVAL when Redis lacks the script.
     this.redis.defineCommand(CAS_COMMAND, { lua: CAS_WRITE_LUA });
-    const command = (this.redis as unknown as Record<string, unknown>)[
-      CAS_COMMAND
-    ] as CasCommand;
-    this.casWrite = command.bind(this.redis);
+    this.redis.defineCommand(AUDIT_COMMAND, { lua: AUDIT_APPEND_LUA });
+    const commands = this.redis as unknown as Record<string, unknown>;
+    this.casWrite = (commands[CAS_COMMAND] as CasCommand).bind(this.redis);
+    this.auditAppend = (commands[AUDIT_COMMAND] as AuditCommand).bind(
+      this.redis,
+    );
   }
 
   /** The hash of a user's layer in a realm. */
@@ -231,6 +332,11 @@ export class RedisPreferenceStore implements PreferenceStore {
 
   private changesKey(realm: string): string {
     return `${this.prefix}:{${realm}}:changes`;
+  }
+
+  /** The stream of a realm's audit log. */
+  auditKey(realm: string): string {
+    return `${this.prefix}:{${realm}}:audit`;
   }
 
   async read(realm: string, userId: string): Promise<StoredPreference> {
@@ -271,8 +377,56 @@ export class RedisPreferenceStore implements PreferenceStore {
     const backend = {
       read: () => this.read(realm, userId),
       commit: (applied: AppliedWrite) => this.commit(applied, meta),
+      appendAudit: (draft: AuditDraft) => this.appendDraft(draft),
     };
-    return writeWithRetry(backend, plan, meta, realms, this.maxWriteAttempts);
+    return writeWithRetry(
+      backend,
+      plan,
+      meta,
+      realms,
+      this.maxWriteAttempts,
+      this.clock,
+    );
+  }
+
+  async appendAudit(entry: AuditEntryInput): Promise<AuditRecord> {
+    assertStorableRealm(entry.realm);
+    return this.appendDraft({ ...entry, at: this.clock().toISOString() });
+  }
+
+  /**
+   * Reads newest first in steps, keeping the entries that pass the actor
+   * and target filters. There is no index by actor or target: a filter
+   * that matches rarely reads through the whole retained log.
+   */
+  async readAudit(query: AuditQuery): Promise<AuditPage> {
+    assertStorableRealm(query.realm);
+    assertPageLimit(query.limit);
+    const bounds = auditBounds(query, this.auditCutoffMs());
+    if (bounds === null) return EMPTY_AUDIT_PAGE;
+    const batch = filtersAudit(query) ? AUDIT_SCAN_BATCH_SIZE : query.limit + 1;
+
+    const key = this.auditKey(query.realm);
+    const matches: AuditRecord[] = [];
+    const range = auditRange(bounds);
+    let end = range.end;
+    while (matches.length <= query.limit) {
+      const entries = await this.redis.xrevrange(
+        key,
+        end,
+        range.start,
+        'COUNT',
+        batch,
+      );
+      for (const [id, fields] of entries) {
+        const record = this.parseAuditEntry(query.realm, id, fields);
+        if (matchesAuditFilters(record, query)) matches.push(record);
+      }
+      const oldest = entries.at(-1);
+      if (oldest === undefined || entries.length < batch) break;
+      end = `(${oldest[0]}`;
+    }
+    return auditPage(matches, query.limit);
   }
 
   async listUsers(
@@ -345,15 +499,17 @@ export class RedisPreferenceStore implements PreferenceStore {
   async dropRealm(realm: string): Promise<void> {
     assertStorableRealm(realm);
     const pattern = `${globLiteral(this.prefix)}:{${realm}}:*`;
+    const audit = this.auditKey(realm);
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(
+      const [next, found] = await this.redis.scan(
         cursor,
         'MATCH',
         pattern,
         'COUNT',
         SCAN_BATCH_SIZE,
       );
+      const keys = found.filter((key) => key !== audit);
       if (keys.length > 0) await this.redis.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');
@@ -388,12 +544,13 @@ export class RedisPreferenceStore implements PreferenceStore {
   private async commit(
     applied: AppliedWrite,
     meta: WriteMetadata,
-  ): Promise<CommittedEvent[] | null> {
+  ): Promise<CommittedWrite | null> {
     const { realm, userId } = applied.before;
     const keys = [
       this.realmLayerKey(realm, userId),
       this.globalLayerKey(userId),
       this.usersKey(realm),
+      this.auditKey(realm),
     ];
     const args: (string | number)[] = [
       applied.before.realmLayer.version,
@@ -402,6 +559,9 @@ export class RedisPreferenceStore implements PreferenceStore {
       applied.globalLayerChanged ? layerData(applied.after.globalLayer) : '',
       userId,
       this.changeLogMaxLength,
+      JSON.stringify(applied.audit),
+      Date.parse(applied.audit.at),
+      this.auditCutoffMs(),
     ];
     for (const target of applied.targets) {
       keys.push(this.changesKey(target.realm));
@@ -411,10 +571,41 @@ export class RedisPreferenceStore implements PreferenceStore {
 
     const reply = await this.casWrite(keys.length, ...keys, ...args);
     if (reply === null) return null;
-    return applied.targets.map((target, i) => ({
-      cursor: `${target.realm}/${String(reply[2 * i])}`,
-      version: Number(reply[2 * i + 1]),
+    const [auditId, ...committed] = reply;
+    const events = applied.targets.map((target, i) => ({
+      cursor: `${target.realm}/${String(committed[2 * i])}`,
+      version: Number(committed[2 * i + 1]),
     }));
+    return { events, auditId: String(auditId) };
+  }
+
+  /** Appends an audit record that goes with no write. */
+  private async appendDraft(draft: AuditDraft): Promise<AuditRecord> {
+    const id = await this.auditAppend(
+      1,
+      this.auditKey(draft.realm),
+      JSON.stringify(draft),
+      Date.parse(draft.at),
+      this.auditCutoffMs(),
+    );
+    return completeAuditRecord(draft, id);
+  }
+
+  /** Audit entries before this time (ms) are past retention. */
+  private auditCutoffMs(): number {
+    return this.clock().getTime() - this.auditRetentionMs;
+  }
+
+  private parseAuditEntry(
+    realm: string,
+    id: string,
+    fields: string[],
+  ): AuditRecord {
+    const json = fields[fields.indexOf('a') + 1];
+    if (json === undefined) {
+      throw new Error(`Audit entry ${realm}/${id} has no record.`);
+    }
+    return completeAuditRecord(JSON.parse(json) as AuditDraft, id);
   }
 
   /** The stream id in a cursor of this realm; a client error otherwise. */

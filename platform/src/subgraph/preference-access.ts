@@ -4,7 +4,7 @@ import {
   parsePreferenceId,
   preferenceId,
 } from '../change-feed/change-event.js';
-import { mayAccessPreference } from '../identity/identity.js';
+import { mayAccessPreference, type Identity } from '../identity/identity.js';
 import type { StoredPreference } from '../storage/preference-store.js';
 import type { SubgraphContext } from './subgraph-server.js';
 
@@ -24,12 +24,27 @@ export function preferenceRef(realm: string, userId: string): PreferenceRef {
  * realm, or, given an id, that one if the caller may access it. Refusals
  * are FORBIDDEN whether or not the target exists; only a platform admin,
  * who may see every realm, learns that a realm does not exist.
+ *
+ * In a mutation, the target asked for and the access granted are noted
+ * on the context's write attempt, so a refusal is audited with the right
+ * target in the right realm.
  */
 export function targetPreference(
   context: SubgraphContext,
   id?: string | null,
 ): PreferenceRef {
   const identity = context.requireIdentity();
+  context.writeAttempt?.noteRequested(id ?? null);
+  const target = accessiblePreference(context, identity, id);
+  context.writeAttempt?.noteGranted(target);
+  return target;
+}
+
+function accessiblePreference(
+  context: SubgraphContext,
+  identity: Identity,
+  id: string | null | undefined,
+): PreferenceRef {
   if (id === undefined || id === null) {
     return preferenceRef(context.forwarded.realm, identity.userId);
   }

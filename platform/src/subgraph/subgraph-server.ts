@@ -2,8 +2,9 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import type { DocumentNode } from 'graphql';
+import type { DocumentNode, GraphQLFieldResolver } from 'graphql';
 import type { Logger } from 'pino';
+import { WriteAttempt } from '../audit/write-attempt.js';
 import {
   errorReportingPlugin,
   formatClientError,
@@ -26,13 +27,27 @@ import type { PreferenceService } from '../preferences/preference-service.js';
 export interface SubgraphContext {
   readonly requestId: string;
   readonly logger: Logger;
-  /** What the gateway verified and signed about this request. */
+  /**
+   * What the gateway verified and signed about this request, including
+   * the caller's address (`forwarded.clientAddress`).
+   */
   readonly forwarded: ForwardedIdentity;
+  /**
+   * The preference service; inside a mutation resolver, one bound to the
+   * mutation's {@link WriteAttempt}, so its writes are audited with the
+   * caller's roles and address.
+   */
   readonly preferences: PreferenceService;
   /** The caller; throws UNAUTHENTICATED for an anonymous request. */
   readonly requireIdentity: () => Identity;
   /** Per-request memo, e.g. for DataLoaders. */
   readonly memo: Map<string, unknown>;
+  /**
+   * Set inside mutation resolvers of a signed-in caller only: the write
+   * being followed for the audit log. `targetPreference` notes the target
+   * on it.
+   */
+  readonly writeAttempt?: WriteAttempt;
 }
 
 export interface SubgraphDefinition {
@@ -50,7 +65,67 @@ export interface SubgraphDependencies {
   readonly storeReady: () => Promise<boolean>;
 }
 
-/** The subgraph's Apollo server, without HTTP. */
+type SubgraphResolver = GraphQLFieldResolver<unknown, SubgraphContext>;
+
+/**
+ * Follows one mutation resolver for the audit log. Every mutation of a
+ * subgraph is a preference write: the resolver gets a context with a
+ * {@link WriteAttempt} and a preference service bound to it. Refusals the
+ * write path did not record itself (access to the target, a division's
+ * own checks) are recorded here before the error goes out. Anonymous
+ * callers are not followed: they are refused before anything is named.
+ */
+function auditedMutation(resolve: SubgraphResolver): SubgraphResolver {
+  return async (source, args, context, info) => {
+    const identity = context.forwarded.identity;
+    if (!identity) return resolve(source, args, context, info);
+
+    const attempt = new WriteAttempt({
+      actor: identity.userId,
+      actorRoles: [...identity.roles],
+      requestRealm: context.forwarded.realm,
+      requestId: context.requestId,
+      clientAddress: context.forwarded.clientAddress ?? null,
+    });
+    const scoped: SubgraphContext = {
+      ...context,
+      preferences: context.preferences.forAttempt(attempt),
+      writeAttempt: attempt,
+    };
+    try {
+      return await resolve(source, args, scoped, info);
+    } catch (error) {
+      const refusal = attempt.unrecordedRefusal(error);
+      if (refusal) await scoped.preferences.recordRefusal(refusal);
+      throw error;
+    }
+  };
+}
+
+/** The resolver map with every `Mutation` field audited. */
+function withAuditedMutations(
+  resolvers: GraphQLResolverMap<SubgraphContext>,
+): GraphQLResolverMap<SubgraphContext> {
+  const mutation = resolvers['Mutation'] as
+    Record<string, SubgraphResolver | { resolve?: unknown }> | undefined;
+  if (!mutation) return resolvers;
+
+  const audited = Object.fromEntries(
+    Object.entries(mutation).map(([field, resolver]) => [
+      field,
+      typeof resolver === 'function' ? auditedMutation(resolver) : resolver,
+    ]),
+  );
+  return {
+    ...resolvers,
+    Mutation: audited,
+  } as GraphQLResolverMap<SubgraphContext>;
+}
+
+/**
+ * The subgraph's Apollo server, without HTTP. Its mutations are audited
+ * (see {@link auditedMutation}).
+ */
 export function createSubgraphApollo(
   definition: SubgraphDefinition,
   logger?: Logger,
@@ -60,7 +135,9 @@ export function createSubgraphApollo(
     schema: buildSubgraphSchema({
       typeDefs: definition.typeDefs,
       // Apollo types resolver maps with an unknown context; ours is typed.
-      resolvers: definition.resolvers as GraphQLResolverMap<unknown>,
+      resolvers: withAuditedMutations(
+        definition.resolvers,
+      ) as GraphQLResolverMap<unknown>,
     }),
     introspection: !production,
     includeStacktraceInErrorResponses: false,

@@ -12,6 +12,7 @@ import {
   type KeyChange,
   type WriteRequest,
 } from '../../src/preferences/write-request.js';
+import { WriteAttempt } from '../../src/audit/write-attempt.js';
 import { MemoryPreferenceStore } from '../../src/storage/memory-store.js';
 import { preferenceVersion } from '../../src/storage/preference-store.js';
 import { realCatalog } from '../fixtures.js';
@@ -267,6 +268,124 @@ describe('preference writes', () => {
     ]);
     expect(received.find((e) => e.realm === 'parks')?.changedKeys).toEqual([
       'locale',
+    ]);
+  });
+});
+
+describe('the audit log of writes', () => {
+  const caller = {
+    actor: 'ops',
+    actorRoles: ['realm-admin'],
+    requestRealm: 'sports',
+    requestId: 'req-7',
+    clientAddress: '203.0.113.9',
+  };
+  const audit = async (realm = 'sports') =>
+    (await store.readAudit({ realm, limit: 50 })).entries;
+
+  it('records an accepted write with the caller bound by a write attempt', async () => {
+    const attempt = new WriteAttempt(caller);
+    await service.forAttempt(attempt).write(
+      request({
+        actor: 'ops',
+        requestId: 'req-7',
+        changes: changes({ locale: 'fr-FR' }),
+      }),
+    );
+    expect(await audit()).toEqual([
+      expect.objectContaining({
+        realm: 'sports',
+        actor: 'ops',
+        actorRoles: ['realm-admin'],
+        target: 'sports:alice',
+        outcome: 'ACCEPTED',
+        changes: [
+          { key: 'locale', layer: 'GLOBAL', before: null, after: 'fr-FR' },
+        ],
+        requestId: 'req-7',
+        clientAddress: '203.0.113.9',
+        errorCode: null,
+      }),
+    ]);
+    // Recorded by the write path: nothing is left for the subgraph to add.
+    expect(attempt.unrecordedRefusal(new GraphQLError('x'))).toBeNull();
+  });
+
+  it('records a validation refusal with the requested values, storing nothing', async () => {
+    const attempt = new WriteAttempt(caller);
+    attempt.noteRequested('sports:alice');
+    const error = await refusal(
+      service.forAttempt(attempt).write(
+        request({
+          actor: 'ops',
+          changes: [
+            ...changes({ theme: 'sepia' }),
+            { key: 'timeZone', value: RESET, scope: 'REALM', path: ['keys'] },
+          ],
+        }),
+      ),
+    );
+    expect(error.extensions['code']).toBe('BAD_USER_INPUT');
+
+    expect(await audit()).toEqual([
+      expect.objectContaining({
+        actor: 'ops',
+        target: 'sports:alice',
+        outcome: 'INVALID',
+        errorCode: 'BAD_USER_INPUT',
+        clientAddress: '203.0.113.9',
+        changes: [
+          { key: 'theme', layer: 'GLOBAL', before: null, after: 'sepia' },
+          { key: 'timeZone', layer: 'REALM', before: null, after: null },
+        ],
+      }),
+    ]);
+    expect(preferenceVersion(await store.read('sports', 'alice'))).toBe(0);
+    expect((await store.readChanges('sports', null, 10)).events).toEqual([]);
+    expect(attempt.unrecordedRefusal(error)).toBeNull();
+  });
+
+  it('records a conflict, storing nothing', async () => {
+    await service.write(request({ changes: changes({ theme: 'light' }) }));
+    await refusal(
+      service.write(
+        request({ changes: changes({ theme: 'dark' }), expectedVersion: 0 }),
+      ),
+    );
+
+    const [conflict, accepted] = await audit();
+    expect(conflict).toMatchObject({
+      outcome: 'CONFLICT',
+      errorCode: 'CONFLICT',
+      actor: 'alice',
+      actorRoles: [],
+      clientAddress: null,
+      changes: [{ key: 'theme', layer: 'GLOBAL', before: null, after: 'dark' }],
+    });
+    expect(accepted).toMatchObject({
+      outcome: 'ACCEPTED',
+      changes: [{ key: 'theme', before: null, after: 'light' }],
+    });
+    const stored = await store.read('sports', 'alice');
+    expect(stored.globalLayer.values).toEqual({ theme: 'light' });
+    expect((await store.readChanges('sports', null, 10)).events).toHaveLength(
+      1,
+    );
+  });
+
+  it("records a write to an unknown realm in the request's realm", async () => {
+    await refusal(
+      service
+        .forAttempt(new WriteAttempt({ ...caller, actorRoles: ['user'] }))
+        .write(request({ realm: 'casino', changes: changes({ x: 1 }) })),
+    );
+    expect(await audit()).toEqual([
+      expect.objectContaining({
+        realm: 'sports',
+        target: 'casino:alice',
+        outcome: 'INVALID',
+        errorCode: 'NOT_FOUND',
+      }),
     ]);
   });
 });

@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisPreferenceStore } from '../../src/storage/redis-store.js';
 import type { WritePlanner } from '../../src/storage/preference-store.js';
-import { describeStoreContract } from './store-contract.js';
+import {
+  describeStoreContract,
+  type StoreTestOptions,
+} from './store-contract.js';
 import {
   connectTestRedis,
   deleteKeys,
@@ -17,7 +20,7 @@ afterAll(async () => {
 });
 
 function openStore(
-  options: { changeLogMaxLength?: number; maxWriteAttempts?: number } = {},
+  options: StoreTestOptions & { maxWriteAttempts?: number } = {},
 ) {
   const keyPrefix = uniqueKeyPrefix();
   prefixes.push(keyPrefix);
@@ -65,6 +68,38 @@ describe('redis store specifics', () => {
     );
     expect(await redis.hget(`${keyPrefix}:{sports}:pref:u1`, 'v')).toBe('1');
     expect(await redis.type(`${keyPrefix}:{sports}:changes`)).toBe('stream');
+    expect(await redis.type(`${keyPrefix}:{sports}:audit`)).toBe('stream');
+    expect(await redis.exists(`${keyPrefix}:{parks}:audit`)).toBe(0);
+  });
+
+  it('trims the audit stream past retention when it is appended to', async () => {
+    let nowMs = Date.parse('2030-01-01T00:00:00.000Z');
+    const { store } = openStore({
+      auditRetentionDays: 1,
+      clock: () => new Date(nowMs),
+    });
+    const entry = {
+      realm: 'sports',
+      actor: 'a',
+      actorRoles: [],
+      target: 'sports:u1',
+      outcome: 'FORBIDDEN' as const,
+      changes: [],
+      requestId: 'r',
+      clientAddress: null,
+      errorCode: 'FORBIDDEN',
+    };
+    // `MINID ~` drops whole stream nodes (100 entries by default).
+    for (let i = 0; i < 300; i++) await store.appendAudit(entry);
+    nowMs += 2 * 24 * 60 * 60 * 1000;
+    const fresh = await store.appendAudit(entry);
+
+    const key = store.auditKey('sports');
+    expect(await redis.xlen(key)).toBeLessThan(300);
+    expect((await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0]).toBe(
+      fresh.id,
+    );
+    expect(fresh.id).toBe(`${nowMs}-0`);
   });
 
   it('retries on a moved version and gives up with write contention', async () => {

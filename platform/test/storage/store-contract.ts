@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { compareCursors } from '../../src/change-feed/change-event.js';
+import { describeAuditContract } from './audit-contract.js';
 import type {
   LayerPatch,
   PlannedWrite,
@@ -12,6 +13,9 @@ import type {
 /** Store settings a contract test may need to shrink. */
 export interface StoreTestOptions {
   readonly changeLogMaxLength?: number;
+  readonly auditRetentionDays?: number;
+  /** The store's time source, so tests can age audit records. */
+  readonly clock?: () => Date;
 }
 
 /** Builds one fresh, empty store and the function that disposes of it. */
@@ -63,6 +67,9 @@ export function describeStoreContract(name: string, makeStore: MakeStore) {
     describeListing(open);
     describeChangeLog(open);
     describeRealmPartitions(open);
+  });
+  describe(`${name}: AuditLog contract`, () => {
+    describeAuditContract(open);
   });
 }
 

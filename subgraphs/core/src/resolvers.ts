@@ -3,9 +3,12 @@ import {
   forgetStoredPreference,
   loadStoredPreference,
   preferenceVersion,
+  readAuditLog,
   referencedPreference,
   RESET,
   targetPreference,
+  type AuditLogArgs,
+  type AuditRecord,
   type KeyChange,
   type PreferenceDefinition,
   type PreferenceRef,
@@ -78,6 +81,12 @@ export const resolvers: SubgraphDefinition['resolvers'] = {
         args.realm ?? context.forwarded.realm,
       ).definitions.values(),
     ],
+    auditLog: (_: unknown, args: AuditLogArgs, context: SubgraphContext) =>
+      readAuditLog(context, args),
+  },
+
+  AuditEntry: {
+    realmId: (record: AuditRecord) => record.realm,
   },
 
   Mutation: {
