@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -13,9 +14,16 @@ const workspaces = [
   ['launcher', 'launcher'],
 ] as const;
 
+// graphql ships a CommonJS and an ES build. Node (and so production) loads
+// the CommonJS one for everybody; Vite would hand our ESM sources the ES
+// one while @apollo/* keeps the CommonJS one, and two copies of graphql
+// refuse each other's schemas. Point every import at the one Node uses.
+const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
+
 export default defineConfig({
   test: {
     projects: workspaces.map(([name, dir]) => ({
+      resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
       test: {
         name,
         // Absolute, so a workspace's own `npm test` finds its tests too.

@@ -3,6 +3,7 @@ import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { IncomingMessage } from 'node:http';
 import {
   GraphQLError,
   type GraphQLSchema,
@@ -12,7 +13,7 @@ import {
   errorReportingPlugin,
   failingRequest,
   realmsError,
-  formatClientError,
+  clientErrorFormatter,
   IDENTITY_HEADER,
   REQUEST_ID_HEADER,
   startServiceHttpServer,
@@ -21,6 +22,7 @@ import {
   type PreferenceStore,
   type Identity,
   type IdentitySigner,
+  type LiveCatalog,
   type Logger,
   type LoggingContext,
   type PreferenceCatalog,
@@ -30,6 +32,9 @@ import {
 } from '@realms/platform';
 import { authenticate } from './auth/authenticate.js';
 import { REQUEST_LIMITS, requestLimits } from './protection/request-limits.js';
+import { startReadCache } from './read-cache/read-cache.js';
+import { readCachePlugin } from './read-cache/read-cache-plugin.js';
+import type { ResponseCacheOptions } from './read-cache/response-cache.js';
 import { attachSubscriptionServer } from './subscriptions/subscription-server.js';
 import { RealmRouter } from './realm-routing/realm-router.js';
 import type { SubgraphName } from './supergraph/compose.js';
@@ -64,6 +69,16 @@ export interface GatewayOptions {
     readonly store: PreferenceStore;
     readonly bus: ChangeBus;
   };
+  /**
+   * The configuration as it follows published versions; the read cache
+   * keys on its version and empties when it changes.
+   */
+  readonly liveCatalog?: LiveCatalog;
+  /**
+   * The read cache (needs `changeFeed` to stay correct). On by default when
+   * there is a change feed; `false` turns it off.
+   */
+  readonly readCache?: false | ResponseCacheOptions;
   /** Extra readiness checks (e.g. Redis, when configured). */
   readonly dependencies?: Record<string, () => Promise<boolean>>;
   readonly maxBodyBytes?: number;
@@ -72,6 +87,10 @@ export interface GatewayOptions {
 }
 
 const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
+const DEFAULT_READ_CACHE: ResponseCacheOptions = {
+  maxEntries: 50_000,
+  ttlMs: 5 * 60_000,
+};
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** How long readiness waits for a subgraph's health answer. */
@@ -186,6 +205,19 @@ export async function startGateway(
   });
 
   const limits = requestLimits<GatewayContext>(options.production);
+  const readCache =
+    options.changeFeed && options.readCache !== false
+      ? await startReadCache({
+          ...options.changeFeed,
+          realmIds: options.catalog().realmIds,
+          logger: options.logger,
+          limits: options.readCache ?? DEFAULT_READ_CACHE,
+        })
+      : null;
+  const stopFollowingConfig = options.liveCatalog?.onChange(() =>
+    readCache?.cache.clear(),
+  );
+
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     logger: options.logger,
@@ -195,9 +227,20 @@ export async function startGateway(
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     validationRules: limits.validationRules,
-    formatError: formatClientError,
+    formatError: clientErrorFormatter({ hideSuggestions: options.production }),
+    // A document over the token limit is a syntax error (400), refused
+    // before the parser builds anything from it.
+    parseOptions: { maxTokens: REQUEST_LIMITS.maxTokens },
     plugins: [
       ...limits.plugins,
+      ...(readCache
+        ? [
+            readCachePlugin(readCache.cache, {
+              version: () => options.liveCatalog?.version ?? 0,
+              realmIds: () => options.catalog().realmIds,
+            }),
+          ]
+        : []),
       errorReportingPlugin<GatewayContext>(),
       realmRequiredPlugin,
       options.production
@@ -211,7 +254,8 @@ export async function startGateway(
   });
   await apollo.start();
 
-  const router = new RealmRouter(options.catalog, options.trustedProxies);
+  const trustedProxies = new Set(options.trustedProxies);
+  const router = new RealmRouter(options.catalog, trustedProxies);
   const running = await startServiceHttpServer<GatewayContext>(
     {
       apollo,
@@ -238,6 +282,7 @@ export async function startGateway(
           requestId,
           logger,
           signer: options.signer,
+          clientAddress: clientAddress(raw, trustedProxies),
         });
       },
     },
@@ -279,11 +324,33 @@ export async function startGateway(
   return {
     ...running,
     close: async () => {
+      stopFollowingConfig?.();
+      await readCache?.stop();
       await subscriptions?.close();
       await running.close();
       await apollo.stop();
     },
   };
+}
+
+/**
+ * The caller's address, for the audit log: the socket's remote address,
+ * or, when that is a trusted proxy, the first `X-Forwarded-For` entry (the
+ * client as the outermost proxy saw it). A client's own header is ignored,
+ * as the realm header is: only a trusted proxy's is believed.
+ */
+export function clientAddress(
+  request: IncomingMessage,
+  trustedProxies: ReadonlySet<string>,
+): string | null {
+  const remote = request.socket.remoteAddress ?? null;
+  if (remote === null || !trustedProxies.has(remote)) return remote;
+
+  const header = request.headers['x-forwarded-for'];
+  const forwarded = (Array.isArray(header) ? header[0] : header)
+    ?.split(',')[0]
+    ?.trim();
+  return forwarded || remote;
 }
 
 /** The context of a request whose realm is known. */
@@ -293,8 +360,11 @@ export function realmContext(parts: {
   requestId: string;
   logger: Logger;
   signer: IdentitySigner;
+  /** The caller's address, signed along for the audit log. */
+  clientAddress?: string | null;
 }): GatewayContext {
   const { realm, identity, requestId, signer } = parts;
+  const clientAddress = parts.clientAddress ?? null;
   let signed: Promise<string> | undefined;
   return {
     requestId,
@@ -303,7 +373,12 @@ export function realmContext(parts: {
     realmError: null,
     identity,
     forwardedIdentity: () =>
-      (signed ??= signer.sign({ identity, realm: realm.id, requestId })),
+      (signed ??= signer.sign({
+        identity,
+        realm: realm.id,
+        requestId,
+        clientAddress,
+      })),
   };
 }
 

@@ -4,6 +4,7 @@ import {
   startGateway,
   SUBGRAPHS,
   trustedProxiesFromEnv,
+  type GatewayOptions,
   type SubgraphName,
 } from '@realms/gateway';
 import {
@@ -35,6 +36,8 @@ export interface SystemOptions {
   /** Key files folder; defaults to `REALMS_KEYS_DIR` or `var/keys`. */
   readonly keysDir?: string;
   readonly production?: boolean;
+  /** The gateway's read cache settings, or false to turn it off. */
+  readonly readCache?: GatewayOptions['readCache'];
   /** Addresses whose realm header is believed; default from the env. */
   readonly trustedProxies?: readonly string[];
   readonly logger: Logger;
@@ -169,6 +172,10 @@ export async function startSystem(
       logger: options.logger.child({ service: 'gateway' }),
       production: options.production ?? false,
       changeFeed: { store: runtime.state.store, bus: runtime.state.bus },
+      liveCatalog: runtime.catalog,
+      ...(options.readCache !== undefined
+        ? { readCache: options.readCache }
+        : {}),
       dependencies:
         runtime.state.kind === 'redis'
           ? { redis: () => runtime.state.store.ping() }

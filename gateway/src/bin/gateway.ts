@@ -73,6 +73,7 @@ try {
         : {}),
       dependencies: state ? { redis: () => state.store.ping() } : {},
       ...(state ? { changeFeed: { store: state.store, bus: state.bus } } : {}),
+      ...(live ? { liveCatalog: live } : {}),
     },
     Number(process.env['PORT'] ?? 4000),
     process.env['HOST'] ?? '127.0.0.1',

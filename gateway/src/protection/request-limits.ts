@@ -32,7 +32,9 @@ export function requestLimits<TContext extends BaseContext>(
     maxDepth: { n: REQUEST_LIMITS.maxDepth, ignoreIntrospection: true },
     maxAliases: { n: REQUEST_LIMITS.maxAliases },
     maxDirectives: { n: REQUEST_LIMITS.maxDirectives },
-    maxTokens: { n: REQUEST_LIMITS.maxTokens },
+    // The token limit is the parser's own (`parseOptions.maxTokens`): armor's
+    // version throws from a hook Apollo treats as a crash (HTTP 500).
+    maxTokens: { enabled: false },
     costLimit: { maxCost: REQUEST_LIMITS.maxCost, ignoreIntrospection: true },
     // Suggestions ("Did you mean …?") map the schema for an attacker; in
     // development they help whoever writes the query.

@@ -16,6 +16,8 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CLOSE_CODES,
+  MAX_JSON_NESTING,
+  nestingExceeds,
   realmsError,
   type ChangeBus,
   type Identity,
@@ -132,7 +134,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
         if (!resolution.ok) {
           ctx.extra.socket.close(
             CLOSE_CODES.UNKNOWN_REALM.code,
-            resolution.error.message,
+            closeReason(resolution.error.message),
           );
           return false;
         }
@@ -146,13 +148,21 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
         } catch (error) {
           ctx.extra.socket.close(
             CLOSE_CODES.UNAUTHORIZED.code,
-            (error as Error).message.slice(0, 120),
+            closeReason((error as Error).message),
           );
           return false;
         }
       },
 
       onSubscribe: async (ctx, _id, payload) => {
+        if (nestingExceeds(payload.variables, MAX_JSON_NESTING)) {
+          return [
+            realmsError(
+              'BAD_REQUEST',
+              `Variables are nested deeper than ${MAX_JSON_NESTING} levels.`,
+            ),
+          ];
+        }
         const schema = options.schema();
         let document;
         try {
@@ -344,4 +354,12 @@ function federated(
 /** The operation text graphql-ws parsed, kept for Apollo's own pipeline. */
 function payloadQuery(args: ExecutionArgs): string {
   return args.document.loc?.source.body ?? '';
+}
+
+/** WebSocket close reasons are limited to 123 bytes of UTF-8. */
+function closeReason(message: string): string {
+  const bytes = Buffer.from(message, 'utf8');
+  if (bytes.length <= 123) return message;
+  // Cut on a character boundary, then mark the cut.
+  return `${new TextDecoder().decode(bytes.subarray(0, 118)).replace(/\uFFFD+$/, '')}…`;
 }

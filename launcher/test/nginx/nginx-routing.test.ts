@@ -6,7 +6,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Agent } from 'node:https';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalog, type RealmConfig } from '@realms/platform';
 import { startTestSystem, type TestSystem } from '../support/test-system.js';
 import {
@@ -16,14 +16,6 @@ import {
   type Edge,
   type EdgeResponse,
 } from './edge.js';
-
-// Vite would load graphql's ESM build for the workspace sources while
-// @apollo/gateway requires its CJS build; two graphql instances break the
-// in-process subscription server. One instance for all.
-vi.mock('graphql', async () => {
-  const { createRequire } = await import('node:module');
-  return createRequire(import.meta.url)('graphql') as object;
-});
 
 const REALM_ID = '{ currentRealm { id } }';
 const ADMIN_DOMAINS = ['admin.localhost', 'admin.realms.test'];

@@ -32,7 +32,10 @@ export type Backend = 'memory' | 'redis';
 export async function startTestSystem(
   backend: Backend,
   options: Partial<
-    Pick<SystemOptions, 'production' | 'trustedProxies' | 'changeLogMaxLength'>
+    Pick<
+      SystemOptions,
+      'production' | 'trustedProxies' | 'changeLogMaxLength' | 'readCache'
+    >
   > = {},
 ): Promise<TestSystem> {
   const keysDir = await mkdtemp(join(tmpdir(), 'realms-keys-'));

@@ -21,12 +21,30 @@ export const ERROR_CODES = {
       'The operation does not fit the schema: an unknown field, a wrong ' +
       'argument, a missing selection.',
   },
+  PERSISTED_QUERY_NOT_FOUND: {
+    httpStatus: 200,
+    description:
+      'An automatic persisted query named a hash the gateway does not know ' +
+      '(yet): send the same request again with the full query text.',
+  },
+  PERSISTED_QUERY_NOT_SUPPORTED: {
+    httpStatus: 400,
+    description:
+      'The persisted-query extension was used in a way not supported.',
+  },
+  OPERATION_RESOLUTION_FAILURE: {
+    httpStatus: 400,
+    description:
+      'The document holds several operations and `operationName` does not ' +
+      'pick one of them.',
+  },
   BAD_USER_INPUT: {
     httpStatus: 400,
     description:
       'The input broke a validation rule. `extensions.violations` lists ' +
-      'every violation with its input path, preference key, rule and ' +
-      'message. Nothing was stored.',
+      'every violation (the first 100; `extensions.violationCount` has the ' +
+      'total) with its input path, preference key, rule and message. ' +
+      'Nothing was stored.',
   },
   CONFLICT: {
     httpStatus: 409,

@@ -30,7 +30,8 @@ export function renderErrorDocs(): string {
     '| close code | name | meaning |',
     '| --- | --- | --- |',
     ...Object.entries(CLOSE_CODES).map(
-      ([name, { code, description }]) => `| ${code} | \`${name}\` | ${description} |`,
+      ([name, { code, description }]) =>
+        `| ${code} | \`${name}\` | ${description} |`,
     ),
     '',
   ].join('\n');

@@ -12,12 +12,57 @@ function isExpected(code: unknown): boolean {
   );
 }
 
+/** "Did you mean …?" hints, which map the schema for whoever probes it. */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
 /**
- * Hides what a client must not see: an unexpected error keeps only a
- * generic message and the INTERNAL_SERVER_ERROR code (its details are
- * logged by `errorReportingPlugin`), and no error carries a stack trace.
+ * Builds the formatter that hides what a client must not see: an
+ * unexpected error keeps only a generic message and the
+ * INTERNAL_SERVER_ERROR code (its details are logged by
+ * `errorReportingPlugin`), no error carries a stack trace, and with
+ * `hideSuggestions` no message suggests field, argument or enum names.
  */
-export function formatClientError(
+export function clientErrorFormatter(options: { hideSuggestions: boolean }) {
+  return (
+    formatted: GraphQLFormattedError,
+    error?: unknown,
+  ): GraphQLFormattedError => {
+    const masked = maskUnexpected(withClientCode(formatted, error));
+    return options.hideSuggestions
+      ? { ...masked, message: masked.message.replace(SUGGESTION, '') }
+      : masked;
+  };
+}
+
+/** The formatter for this process: suggestions hidden in production. */
+export const formatClientError = clientErrorFormatter({
+  hideSuggestions: process.env['NODE_ENV'] === 'production',
+});
+
+/**
+ * Apollo refuses some malformed requests (a persisted-query hash that does
+ * not match, say) with a 4xx status but no code; they are the client's
+ * doing, so they get BAD_REQUEST rather than being masked as internal.
+ */
+function withClientCode(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+): GraphQLFormattedError {
+  // Apollo fills a missing code with INTERNAL_SERVER_ERROR before this runs.
+  const code = formatted.extensions?.['code'];
+  if (code !== undefined && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  const http = (
+    error as { extensions?: { http?: { status?: number } } } | undefined
+  )?.extensions?.http;
+  const status = http?.status ?? 0;
+  if (status < 400 || status >= 500) return formatted;
+  return {
+    ...formatted,
+    extensions: { ...formatted.extensions, code: 'BAD_REQUEST' },
+  };
+}
+
+function maskUnexpected(
   formatted: GraphQLFormattedError,
 ): GraphQLFormattedError {
   const extensions = { ...formatted.extensions };
@@ -53,7 +98,10 @@ export function errorReportingPlugin<
         async didEncounterErrors({ errors, contextValue }) {
           for (const error of errors) {
             const code = error.extensions?.['code'];
-            if (isExpected(code)) {
+            const status =
+              (error.extensions?.['http'] as { status?: number } | undefined)
+                ?.status ?? 0;
+            if (isExpected(code) || (status >= 400 && status < 500)) {
               contextValue.logger.debug(
                 { code, msg: error.message },
                 'request refused',

@@ -39,13 +39,25 @@ export function failingRequest(error: GraphQLError): GraphQLError {
   });
 }
 
+/**
+ * The most violations one error lists. A hostile input with thousands of
+ * bad items must not make an answer thousands of times its own size;
+ * `violationCount` still tells the total.
+ */
+export const MAX_LISTED_VIOLATIONS = 100;
+
 export function badUserInput(violations: readonly Violation[]): GraphQLError {
   const count = violations.length;
-  const summary = violations.map((v) => v.message).join('; ');
+  const listed = violations.slice(0, MAX_LISTED_VIOLATIONS);
+  const summary = listed
+    .slice(0, 10)
+    .map((v) => v.message)
+    .join('; ');
+  const more = count > 10 ? `; and ${count - 10} more` : '';
   return realmsError(
     'BAD_USER_INPUT',
-    `Invalid input (${count} violation${count === 1 ? '' : 's'}): ${summary}`,
-    { violations },
+    `Invalid input (${count} violation${count === 1 ? '' : 's'}): ${summary}${more}`,
+    { violations: listed, violationCount: count },
   );
 }
 

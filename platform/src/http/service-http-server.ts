@@ -48,6 +48,12 @@ export interface RunningServer {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Deepest JSON a request may hold. Real inputs are a few levels deep; a
+ * value thousands of levels deep would overflow the stack wherever it is
+ * later serialised (forwarding to a subgraph, say).
+ */
+export const MAX_JSON_NESTING = 32;
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
@@ -136,6 +142,14 @@ function createRequestHandler<TContext extends BaseContext>(
       }
     }
 
+    if (nestingExceeds(parsedBody, MAX_JSON_NESTING)) {
+      return sendGraphQLError(
+        res,
+        400,
+        `Request body is nested deeper than ${MAX_JSON_NESTING} levels.`,
+      );
+    }
+
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined)
@@ -213,4 +227,18 @@ function sendGraphQLError(
   sendJson(res, status, {
     errors: [{ message, extensions: { code: 'BAD_REQUEST' } }],
   });
+}
+
+/** True when `value` has arrays or objects nested deeper than `maxDepth`. */
+export function nestingExceeds(value: unknown, maxDepth: number): boolean {
+  // Iterative, so the check itself cannot overflow the stack.
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= maxDepth) return true;
+    for (const child of Object.values(current))
+      pending.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import type { ApolloServerPlugin } from '@apollo/server';
+import {
+  Kind,
+  OperationTypeNode,
+  type FieldNode,
+  type OperationDefinitionNode,
+  type ValueNode,
+} from 'graphql';
+import { parsePreferenceId, preferenceId } from '@realms/platform';
+import type { GatewayContext } from '../gateway-server.js';
+import type { ResponseCache } from './response-cache.js';
+
+/**
+ * Root fields whose answer depends only on the caller, the preferences it
+ * names, and the configuration: safe to cache and to invalidate by change
+ * events. Any other root field makes the operation uncached.
+ */
+const CACHEABLE_ROOT_FIELDS = new Set([
+  'myPreferences',
+  'preference',
+  'currentRealm',
+  'realms',
+  'globalDefinitions',
+  'realmDefinitions',
+  '__typename',
+]);
+
+/** What a cacheable read was keyed by and depends on. */
+interface CachePlan {
+  readonly key: string;
+  readonly dependsOn: readonly string[];
+  readonly snapshot: string;
+}
+
+/**
+ * Serves repeated preference reads from the gateway's ResponseCache, and
+ * drops a user's entries as soon as a mutation of theirs passes through
+ * (so their next read is fresh even before the change event arrives).
+ * Keys hold everything that can change an answer: realm, user, roles,
+ * configuration version, operation and variables. Nothing is shared
+ * across users or realms.
+ */
+export function readCachePlugin(
+  cache: ResponseCache,
+  config: { version: () => number; realmIds: () => readonly string[] },
+): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      let plan: CachePlan | null = null;
+      return {
+        async responseForOperation({ operation, request, contextValue }) {
+          if (
+            !contextValue.realm ||
+            operation.operation !== OperationTypeNode.QUERY
+          )
+            return null;
+          plan = planRead(
+            operation,
+            request.variables ?? {},
+            contextValue,
+            config.version(),
+            cache,
+            request.query ?? '',
+          );
+          if (!plan) return null;
+          const cached = cache.get(plan.key);
+          if (!cached) return null;
+          return {
+            http: { status: 200, headers: new Map() as never },
+            body: { kind: 'single', singleResult: cached },
+          };
+        },
+
+        async willSendResponse({ response, contextValue, operation, request }) {
+          if (operation?.operation === OperationTypeNode.MUTATION) {
+            invalidateWriters(
+              cache,
+              contextValue,
+              operation,
+              request.variables ?? {},
+              config.realmIds(),
+            );
+            return;
+          }
+          if (!plan || response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          if (result.errors && result.errors.length > 0) return;
+          cache.set(plan.key, result, plan.dependsOn, plan.snapshot);
+        },
+      };
+    },
+  };
+}
+
+function planRead(
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  context: GatewayContext,
+  version: number,
+  cache: ResponseCache,
+  query: string,
+): CachePlan | null {
+  const realm = context.realm?.id ?? '';
+  const dependsOn: string[] = [];
+  for (const selection of operation.selectionSet.selections) {
+    if (
+      selection.kind !== Kind.FIELD ||
+      !CACHEABLE_ROOT_FIELDS.has(selection.name.value)
+    )
+      return null;
+    if (selection.name.value === 'myPreferences') {
+      if (!context.identity) return null;
+      dependsOn.push(preferenceId(realm, context.identity.userId));
+    } else if (selection.name.value === 'preference') {
+      const id = argumentString(selection, 'id', variables);
+      if (!id || !parsePreferenceId(id)) return null;
+      dependsOn.push(id);
+    }
+  }
+  const identity = context.identity;
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([
+        realm,
+        identity?.userId ?? null,
+        identity ? [...identity.roles].sort() : null,
+        version,
+        query,
+        operation.name?.value ?? null,
+        variables,
+      ]),
+    )
+    .digest('base64url');
+  return { key, dependsOn, snapshot: cache.snapshot(dependsOn) };
+}
+
+/**
+ * A mutation may change the caller's preference (in every realm, for a
+ * user-global key) or, for an admin, the preference its `id` names.
+ */
+function invalidateWriters(
+  cache: ResponseCache,
+  context: GatewayContext,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  realmIds: readonly string[],
+): void {
+  const users = new Set<string>();
+  if (context.identity) users.add(context.identity.userId);
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD) continue;
+    const id = argumentString(selection, 'id', variables);
+    const parsed = id ? parsePreferenceId(id) : null;
+    if (parsed) users.add(parsed.userId);
+  }
+  for (const user of users) {
+    for (const realm of realmIds) cache.invalidate(preferenceId(realm, user));
+  }
+}
+
+function argumentString(
+  field: FieldNode,
+  name: string,
+  variables: Record<string, unknown>,
+): string | null {
+  const argument = field.arguments?.find((a) => a.name.value === name);
+  if (!argument) return null;
+  const value = literal(argument.value, variables);
+  return typeof value === 'string' ? value : null;
+}
+
+function literal(node: ValueNode, variables: Record<string, unknown>): unknown {
+  if (node.kind === Kind.VARIABLE) return variables[node.name.value];
+  if (node.kind === Kind.STRING) return node.value;
+  return null;
+}

@@ -1,0 +1,126 @@
+import type { FormattedExecutionResult } from 'graphql';
+
+/** How many preferences' generations are remembered before a reset. */
+const MAX_TRACKED_PREFERENCES = 200_000;
+
+/** A cached response and the preferences it was read from. */
+interface Entry {
+  readonly result: FormattedExecutionResult;
+  readonly dependsOn: readonly string[];
+  readonly expiresAtMs: number;
+}
+
+export interface ResponseCacheOptions {
+  /** Most responses kept; the least recently used go first. */
+  readonly maxEntries: number;
+  /** A safety net behind event-driven invalidation. */
+  readonly ttlMs: number;
+}
+
+/**
+ * Responses of preference reads, per gateway, in memory. An entry names the
+ * preferences (`realm:user`) it depends on; a change of one of them drops
+ * every entry that depends on it. Each preference also has a generation,
+ * bumped on every change: a read notes the generations when it starts and
+ * is stored only if none moved, so a read that raced a write can never put
+ * the old value back after the write's invalidation.
+ */
+export class ResponseCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byPreference = new Map<string, Set<string>>();
+  private readonly generations = new Map<string, number>();
+  /** Bumped by `clear`, so reads that started before it are not stored. */
+  private epoch = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly options: ResponseCacheOptions) {}
+
+  get(key: string, nowMs = Date.now()): FormattedExecutionResult | null {
+    const entry = this.entries.get(key);
+    if (!entry || entry.expiresAtMs <= nowMs) {
+      if (entry) this.delete(key);
+      this.misses += 1;
+      return null;
+    }
+    // Re-insert: a Map keeps insertion order, which makes it an LRU.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.hits += 1;
+    return entry.result;
+  }
+
+  /** What a read must present to `set`: the generations it started with. */
+  snapshot(dependsOn: readonly string[]): string {
+    return [
+      this.epoch,
+      ...dependsOn.map((p) => this.generations.get(p) ?? 0),
+    ].join(',');
+  }
+
+  /** Stores a result unless a dependency changed since `snapshot`. */
+  set(
+    key: string,
+    result: FormattedExecutionResult,
+    dependsOn: readonly string[],
+    snapshot: string,
+    nowMs = Date.now(),
+  ): boolean {
+    if (this.snapshot(dependsOn) !== snapshot) return false;
+    this.delete(key);
+    this.entries.set(key, {
+      result,
+      dependsOn,
+      expiresAtMs: nowMs + this.options.ttlMs,
+    });
+    for (const preference of dependsOn) {
+      let keys = this.byPreference.get(preference);
+      if (!keys) this.byPreference.set(preference, (keys = new Set()));
+      keys.add(key);
+    }
+    while (this.entries.size > this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.delete(oldest);
+    }
+    return true;
+  }
+
+  /** Drops everything read from one preference (`realm:user`). */
+  invalidate(preference: string): void {
+    if (this.generations.size >= MAX_TRACKED_PREFERENCES) {
+      // Bounded memory: forget every generation at once; the epoch bump in
+      // clear() still keeps racing reads from storing.
+      this.generations.clear();
+      this.clear();
+    }
+    this.generations.set(
+      preference,
+      (this.generations.get(preference) ?? 0) + 1,
+    );
+    for (const key of this.byPreference.get(preference) ?? []) this.delete(key);
+    this.byPreference.delete(preference);
+  }
+
+  /** Drops everything (configuration changed). */
+  clear(): void {
+    this.epoch += 1;
+    this.entries.clear();
+    this.byPreference.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private delete(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    for (const preference of entry.dependsOn) {
+      const keys = this.byPreference.get(preference);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byPreference.delete(preference);
+    }
+  }
+}
