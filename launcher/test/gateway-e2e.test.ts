@@ -197,6 +197,32 @@ describe.each<Backend>(['memory', 'redis'])(
       });
     });
 
+    it('answers each concurrent write with the version that write produced', async () => {
+      const token = await t.token('sports', 'racer');
+      const writes = Array.from({ length: 12 }, (_, i) =>
+        graphql<{
+          updateSportsPreferences: {
+            version: number;
+            sports: { favoriteTeams: string[] };
+          };
+        }>(
+          t.url,
+          'mutation ($teams: [String!]) { updateSportsPreferences(input: { favoriteTeams: $teams }) { version sports { favoriteTeams } } }',
+          { realm: 'sports', token, variables: { teams: [`team-${i}`] } },
+        ),
+      );
+      const answers = (await Promise.all(writes)).map(
+        (r) => r.data?.updateSportsPreferences,
+      );
+      const versions = answers
+        .map((a) => a?.version)
+        .sort((a, b) => (a ?? 0) - (b ?? 0));
+      expect(versions).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+      answers.forEach((answer, i) =>
+        expect(answer?.sports.favoriteTeams).toEqual([`team-${i}`]),
+      );
+    });
+
     it('refuses an invalid write with every violation and stores nothing', async () => {
       const before = await graphql<{ myPreferences: { version: number } }>(
         t.url,

@@ -2,9 +2,12 @@ import { badUserInput } from '../errors/graphql-errors.js';
 import { resolveValue } from '../layering/effective-values.js';
 import { RESET, type KeyChange } from '../preferences/write-request.js';
 import type { RealmConfig } from '../realm-config/catalog.js';
-import type { StoredPreference } from '../storage/preference-store.js';
 import {
-  forgetStoredPreference,
+  preferenceVersion,
+  type StoredPreference,
+} from '../storage/preference-store.js';
+import {
+  rememberWrittenPreference,
   loadStoredPreference,
   referencedPreference,
   targetPreference,
@@ -166,7 +169,7 @@ export function divisionUpdateResolver(
     const target = targetPreference(context, args.id);
     assertDivisionPreference(options, target, args.id);
 
-    await context.preferences.write({
+    const stored = await context.preferences.write({
       realm: target.realm,
       userId: target.userId,
       changes: inputChanges(args.input, fields, INPUT_ARGUMENT),
@@ -176,8 +179,7 @@ export function divisionUpdateResolver(
       requestId: context.requestId,
     });
 
-    // The response is resolved from the store again, so it shows the write.
-    forgetStoredPreference(context, target);
+    rememberWrittenPreference(context, target, stored);
     return target;
   };
 }
@@ -218,11 +220,26 @@ export type DivisionViewResolver<Values extends object> = (
   context: SubgraphContext,
 ) => Promise<DivisionView<Values> | null>;
 
+/** Resolves `Preference.version` from the request's stored state. */
+export type VersionResolver = (
+  ref: PreferenceRef,
+  args: unknown,
+  context: SubgraphContext,
+) => Promise<number>;
+
+const resolveVersion: VersionResolver = async (ref, _, context) =>
+  preferenceVersion(await loadStoredPreference(context, ref));
+
 /** What {@link divisionResolvers} returns. */
 export interface DivisionResolvers<Values extends object> {
   readonly Mutation: Readonly<Record<string, DivisionUpdateResolver>>;
   readonly Preference: Readonly<
-    Record<string, PreferenceReferenceResolver | DivisionViewResolver<Values>>
+    Record<
+      string,
+      | PreferenceReferenceResolver
+      | DivisionViewResolver<Values>
+      | VersionResolver
+    >
   >;
 }
 
@@ -234,7 +251,10 @@ export interface DivisionResolvers<Values extends object> {
  * - `Preference.__resolveReference`, which checks access again: the
  *   gateway is trusted with identity, not with deciding who may read what;
  * - `Preference.<realmId>`, the division's {@link DivisionView} of the
- *   preference, null for a preference of another realm.
+ *   preference, null for a preference of another realm;
+ * - `Preference.version` (shareable with core), so the answer to the
+ *   division's mutation carries the version that write produced rather
+ *   than whatever core reads a moment later.
  *
  * A division that adds fields of its own to `Mutation` or `Preference`
  * must merge them with these, as a spread of both would drop one side.
@@ -255,6 +275,7 @@ export function divisionResolvers<Values extends object>(
     Preference: {
       __resolveReference: resolveReference,
       [realmId]: resolveView,
+      version: resolveVersion,
     },
   };
 }

@@ -76,6 +76,12 @@ export function loadStoredPreference(
   context: SubgraphContext,
   ref: PreferenceRef,
 ): Promise<StoredPreference> {
+  return preferenceLoader(context).load(ref);
+}
+
+function preferenceLoader(
+  context: SubgraphContext,
+): DataLoader<PreferenceRef, StoredPreference, string> {
   let loader = context.memo.get('stored-preferences') as
     DataLoader<PreferenceRef, StoredPreference, string> | undefined;
   if (!loader) {
@@ -84,7 +90,7 @@ export function loadStoredPreference(
     });
     context.memo.set('stored-preferences', loader);
   }
-  return loader.load(ref);
+  return loader;
 }
 
 async function loadGrouped(
@@ -109,14 +115,17 @@ async function loadGrouped(
   return refs.map((ref) => loaded.get(ref.id) as StoredPreference);
 }
 
-/** Forgets loaded state after a write, so the response shows the new one. */
-export function forgetStoredPreference(
+/**
+ * Makes the rest of the request see exactly what a write stored: its
+ * response then reports the version this write produced, even when other
+ * writes to the same preference land before the response is resolved.
+ */
+export function rememberWrittenPreference(
   context: SubgraphContext,
   ref: PreferenceRef,
+  stored: StoredPreference,
 ): void {
-  const loader = context.memo.get('stored-preferences') as
-    DataLoader<PreferenceRef, StoredPreference, string> | undefined;
-  loader?.clear(ref);
+  preferenceLoader(context).clear(ref).prime(ref, stored);
 }
 
 /**

@@ -1,6 +1,6 @@
 import {
   effectiveValues,
-  forgetStoredPreference,
+  rememberWrittenPreference,
   loadStoredPreference,
   preferenceVersion,
   readAuditLog,
@@ -42,7 +42,7 @@ async function storeChanges(
   changes: KeyChange[],
   expectedVersion: number | null | undefined,
 ): Promise<PreferenceRef> {
-  await context.preferences.write({
+  const stored = await context.preferences.write({
     realm: target.realm,
     userId: target.userId,
     changes,
@@ -51,7 +51,7 @@ async function storeChanges(
     actor: context.requireIdentity().userId,
     requestId: context.requestId,
   });
-  forgetStoredPreference(context, target);
+  rememberWrittenPreference(context, target, stored);
   return target;
 }
 
