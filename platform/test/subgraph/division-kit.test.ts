@@ -222,6 +222,7 @@ describe('divisionResolvers', () => {
     expect(Object.keys(resolvers.Preference)).toEqual([
       '__resolveReference',
       'sports',
+      'version',
     ]);
   });
 });
