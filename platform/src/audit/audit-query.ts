@@ -1,10 +1,5 @@
-import {
-  badUserInput,
-  forbidden,
-  notFound,
-  type Violation,
-} from '../errors/graphql-errors.js';
-import type { Identity } from '../identity/identity.js';
+import { badUserInput, type Violation } from '../errors/graphql-errors.js';
+import { administeredRealm } from '../subgraph/preference-access.js';
 import type { SubgraphContext } from '../subgraph/subgraph-server.js';
 import type { AuditPage } from './audit-log.js';
 
@@ -39,8 +34,7 @@ export function readAuditLog(
   context: SubgraphContext,
   args: AuditLogArgs,
 ): Promise<AuditPage> {
-  const identity = context.requireIdentity();
-  const realm = auditRealm(context, identity, args.realm ?? null);
+  const realm = administeredRealm(context, args.realm ?? null);
 
   const violations: Violation[] = [];
   const first = args.first ?? DEFAULT_AUDIT_PAGE_SIZE;
@@ -65,25 +59,6 @@ export function readAuditLog(
     after: args.after ?? null,
     limit: first,
   });
-}
-
-/** The realm whose log the caller may read; FORBIDDEN otherwise. */
-function auditRealm(
-  context: SubgraphContext,
-  identity: Identity,
-  requested: string | null,
-): string {
-  const realm = requested ?? context.forwarded.realm;
-  if (identity.roles.includes('platform-admin')) {
-    if (!context.preferences.catalog.realm(realm)) {
-      throw notFound(`Realm "${realm}"`);
-    }
-    return realm;
-  }
-  if (identity.roles.includes('realm-admin') && realm === identity.realm) {
-    return realm;
-  }
-  throw forbidden();
 }
 
 function parseTime(

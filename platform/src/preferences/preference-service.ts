@@ -91,6 +91,11 @@ export class PreferenceService {
     return this.options.store.read(realm, userId);
   }
 
+  /** A page of the users of a realm that have stored values. */
+  listUsers(realm: string, page: { after: string | null; limit: number }) {
+    return this.options.store.listUsers(realm, page);
+  }
+
   readMany(
     realm: string,
     userIds: readonly string[],

@@ -139,3 +139,26 @@ export function referencedPreference(
 ): PreferenceRef {
   return targetPreference(context, reference.id);
 }
+
+/**
+ * The realm an admin operation acts on: the request's realm unless one is
+ * named. Realm admins reach their own realm only, platform admins any
+ * (NOT_FOUND for one that does not exist); everyone else is FORBIDDEN.
+ */
+export function administeredRealm(
+  context: SubgraphContext,
+  requested: string | null | undefined,
+): string {
+  const identity = context.requireIdentity();
+  const realm = requested ?? context.forwarded.realm;
+  if (identity.roles.includes('platform-admin')) {
+    if (!context.preferences.catalog.realm(realm)) {
+      throw notFound(`Realm "${realm}"`);
+    }
+    return realm;
+  }
+  if (identity.roles.includes('realm-admin') && realm === identity.realm) {
+    return realm;
+  }
+  throw forbidden();
+}

@@ -1,6 +1,9 @@
 import {
   effectiveValues,
   rememberWrittenPreference,
+  administeredRealm,
+  badUserInput,
+  preferenceRef,
   loadStoredPreference,
   preferenceVersion,
   readAuditLog,
@@ -55,6 +58,41 @@ async function storeChanges(
   return target;
 }
 
+interface RealmPreferencesArgs {
+  realm?: string | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/** The most preferences one page lists. */
+const MAX_PAGE_SIZE = 200;
+
+async function listRealmPreferences(
+  context: SubgraphContext,
+  args: RealmPreferencesArgs,
+) {
+  const realm = administeredRealm(context, args.realm);
+  const first = args.first ?? 50;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badUserInput([
+      {
+        path: ['first'],
+        key: null,
+        rule: 'range',
+        message: `"first" must be 1..${MAX_PAGE_SIZE}`,
+      },
+    ]);
+  }
+  const page = await context.preferences.listUsers(realm, {
+    after: args.after ?? null,
+    limit: first,
+  });
+  return {
+    items: page.userIds.map((userId) => preferenceRef(realm, userId)),
+    nextCursor: page.nextCursor,
+  };
+}
+
 export const resolvers: SubgraphDefinition['resolvers'] = {
   JSON: JSONScalar,
 
@@ -83,6 +121,11 @@ export const resolvers: SubgraphDefinition['resolvers'] = {
     ],
     auditLog: (_: unknown, args: AuditLogArgs, context: SubgraphContext) =>
       readAuditLog(context, args),
+    realmPreferences: (
+      _: unknown,
+      args: RealmPreferencesArgs,
+      context: SubgraphContext,
+    ) => listRealmPreferences(context, args),
   },
 
   AuditEntry: {
