@@ -31,6 +31,7 @@ import {
   type RunningServer,
 } from '@realms/platform';
 import { authenticate } from './auth/authenticate.js';
+import { rootFieldPolicyPlugin } from './auth/root-field-policy.js';
 import { REQUEST_LIMITS, requestLimits } from './protection/request-limits.js';
 import { startReadCache } from './read-cache/read-cache.js';
 import { readCachePlugin } from './read-cache/read-cache-plugin.js';
@@ -243,6 +244,7 @@ export async function startGateway(
         : []),
       errorReportingPlugin<GatewayContext>(),
       realmRequiredPlugin,
+      rootFieldPolicyPlugin,
       options.production
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({
