@@ -20,12 +20,15 @@ export const FEED_FIELDS = {
   preferenceChanged: 'own',
   /** A whole realm, for its admins and platform admins. */
   realmPreferenceChanged: 'realm',
+  /** A realm's configuration changes, for the same admins. */
+  realmConfigChanged: 'config',
 } as const;
 
 export type FeedFieldName = keyof typeof FEED_FIELDS;
 
 /** What one subscription asks for, after authorization. */
 export interface FeedRequest {
+  readonly kind: 'own' | 'realm' | 'config';
   readonly field: FieldNode;
   /** Where the field's result goes in `data` (its alias or name). */
   readonly responseKey: string;
@@ -80,6 +83,7 @@ export function readFeedRequest(options: {
 
   if (kind === 'own') {
     return {
+      kind,
       field,
       responseKey,
       realm: options.realm,
@@ -98,12 +102,13 @@ export function readFeedRequest(options: {
     throw realmsError('NOT_FOUND', `Realm "${realm}" not found.`);
   }
   return {
+    kind,
     field,
     responseKey,
     realm,
     userId: null,
     after,
-    scope: `realm:${realm}:${roles}`,
+    scope: `${kind}:${realm}:${roles}`,
   };
 }
 

@@ -32,6 +32,7 @@ import { verifyBearer } from '../auth/authenticate.js';
 import type { RealmRouter } from '../realm-routing/realm-router.js';
 import type { GatewayContext } from '../gateway-server.js';
 import { ChangeRenderer, type FederatedQuery } from './change-renderer.js';
+import { configChangeFeed } from './config-feed.js';
 import { readFeedRequest, type FeedRequest } from './feed-request.js';
 import { ChangeTails } from './realm-change-tail.js';
 import {
@@ -255,6 +256,17 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
           string,
           unknown
         >;
+        if (feed.kind === 'config') {
+          return (await configChangeFeed({
+            bus: options.bus,
+            feed,
+            schema: args.schema,
+            document: args.document,
+            operationName: args.operationName,
+            variables,
+            onOverflow: () => closeSlowConsumer(context.extra),
+          })) as never;
+        }
         const renderer = new ChangeRenderer(
           args.document,
           operation,
