@@ -23,6 +23,7 @@ export * from './storage/redis-store.js';
 export * from './change-feed/change-bus.js';
 export * from './errors/error-docs.js';
 export * from './subgraph/division-kit.js';
+export * from './subgraph/sdl-files.js';
 export * from './errors/close-codes.js';
 export * from './realm-config/config-versions.js';
 export * from './realm-config/config-diff.js';

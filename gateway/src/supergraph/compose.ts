@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
 import { parse, type DocumentNode } from 'graphql';
-import { loadCatalog } from '@realms/platform';
+import { loadCatalog, readSubgraphSdl } from '@realms/platform';
 
 /** The repository root, found from this file's place in it. */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -40,16 +40,16 @@ export interface SubgraphSource {
   readonly file: string;
 }
 
-/** Reads the four subgraph SDLs from `subgraphs/<name>/src/schema.graphql`. */
+/** Reads the four subgraph SDLs: every `.graphql` file in `subgraphs/<name>/src/`. */
 export async function readSubgraphSources(): Promise<SubgraphSource[]> {
   return Promise.all(
-    SUBGRAPHS.map(async ({ name, port }) => {
-      const file = `${repoRoot}subgraphs/${name}/src/schema.graphql`;
+    SUBGRAPHS.map(({ name, port }) => {
+      const file = `${repoRoot}subgraphs/${name}/src/`;
       return {
         name,
         url: `http://127.0.0.1:${port}/graphql`,
         file,
-        sdl: await readFile(file, 'utf8'),
+        sdl: readSubgraphSdl(file),
       };
     }),
   );

@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
-import type { SubgraphDefinition } from '@realms/platform';
+import { readSubgraphSdl, type SubgraphDefinition } from '@realms/platform';
 import { resolvers } from './resolvers.js';
 
-/** The SDL, read once: also the input of `npm run compose`. */
-export const entertainmentTypeDefsSource = readFileSync(
-  new URL('./schema.graphql', import.meta.url),
-  'utf8',
+/** The SDL (every `.graphql` file here), read once: also what `npm run compose` reads. */
+export const entertainmentTypeDefsSource = readSubgraphSdl(
+  new URL('./', import.meta.url),
 );
 
 /**
