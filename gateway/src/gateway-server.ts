@@ -36,7 +36,10 @@ import { REQUEST_LIMITS, requestLimits } from './protection/request-limits.js';
 import { startReadCache } from './read-cache/read-cache.js';
 import { readCachePlugin } from './read-cache/read-cache-plugin.js';
 import type { ResponseCacheOptions } from './read-cache/response-cache.js';
-import { attachSubscriptionServer } from './subscriptions/subscription-server.js';
+import {
+  attachSubscriptionServer,
+  type SubscriberLimits,
+} from './subscriptions/subscription-server.js';
 import { RealmRouter } from './realm-routing/realm-router.js';
 import type { SubgraphName } from './supergraph/compose.js';
 
@@ -85,6 +88,8 @@ export interface GatewayOptions {
   readonly maxBodyBytes?: number;
   /** How long a subgraph may take to answer one fetch. Default 5 s. */
   readonly subgraphTimeoutMs?: number;
+  /** When a subscriber counts as slow (defaults in subscription-server.ts). */
+  readonly subscriptionLimits?: SubscriberLimits;
 }
 
 const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
@@ -312,6 +317,7 @@ export async function startGateway(
         validationRules: limits.validationRules,
         maxTokens: REQUEST_LIMITS.maxTokens,
         maxMessageBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        ...options.subscriptionLimits,
         context: ({ realm, identity, requestId }) =>
           realmContext({
             realm,

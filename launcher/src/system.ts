@@ -38,6 +38,8 @@ export interface SystemOptions {
   readonly production?: boolean;
   /** The gateway's read cache settings, or false to turn it off. */
   readonly readCache?: GatewayOptions['readCache'];
+  /** When a subscriber counts as slow; the gateway's defaults otherwise. */
+  readonly subscriptionLimits?: GatewayOptions['subscriptionLimits'];
   /** Addresses whose realm header is believed; default from the env. */
   readonly trustedProxies?: readonly string[];
   readonly logger: Logger;
@@ -175,6 +177,9 @@ export async function startSystem(
       liveCatalog: runtime.catalog,
       ...(options.readCache !== undefined
         ? { readCache: options.readCache }
+        : {}),
+      ...(options.subscriptionLimits
+        ? { subscriptionLimits: options.subscriptionLimits }
         : {}),
       dependencies:
         runtime.state.kind === 'redis'

@@ -25,13 +25,29 @@ export interface SubscriberFeedOptions {
   readonly onEnd: () => void;
 }
 
+/** Replayed changes rendered ahead of the client, while it catches up. */
+const REPLAY_RENDER_AHEAD = 8;
+
 /**
  * One subscription's stream of results. It replays the change log after
  * the client's cursor, then continues with live changes, skipping any the
  * replay already delivered: no gap, no duplicate, cursor order.
+ *
+ * Live changes are rendered as they arrive, so that every member of an
+ * execution group asks for the same event at the same time and shares one
+ * execution. A replay is rendered as the client takes it, a few ahead: a
+ * backlog of thousands of changes must neither start thousands of
+ * executions at once nor count as a slow consumer. Live changes that
+ * arrive while a backlog is still being taken wait behind it, unrendered,
+ * and those do count towards the bound.
  */
 export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
+  /** Results being rendered or ready, in cursor order. */
   private readonly queue: Promise<RenderedChange>[] = [];
+  /** Changes due after `queue`, not rendered yet (a replay, then live). */
+  private readonly backlog: PreferenceChangeEvent[] = [];
+  /** How many waiting results (queue, then backlog) come from the replay. */
+  private replayedWaiting = 0;
   private waiting: ((result: IteratorResult<RenderedChange>) => void) | null =
     null;
   private failure: Error | null = null;
@@ -62,7 +78,7 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
     }
     const pending = this.buffered ?? [];
     this.buffered = null;
-    this.deliver(pending);
+    this.deliver(pending, false);
   }
 
   private async replay(after: string): Promise<void> {
@@ -71,7 +87,7 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
     for (;;) {
       const slice = await store.readChanges(feed.realm, cursor, REPLAY_BATCH);
       if (slice.truncated) throw expiredCursor();
-      this.deliver(slice.events);
+      this.deliver(slice.events, true);
       const last = slice.events.at(-1);
       if (!last || slice.events.length < REPLAY_BATCH) return;
       cursor = last.cursor;
@@ -80,11 +96,14 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
 
   private onLive(events: readonly PreferenceChangeEvent[]): void {
     if (this.buffered) this.buffered.push(...events);
-    else this.deliver(events);
+    else this.deliver(events, false);
   }
 
-  /** Queues the results of events this subscriber has not had yet. */
-  private deliver(events: readonly PreferenceChangeEvent[]): void {
+  /** Takes on the events this subscriber has not had yet. */
+  private deliver(
+    events: readonly PreferenceChangeEvent[],
+    replayed: boolean,
+  ): void {
     for (const event of events) {
       if (this.done) return;
       if (
@@ -95,25 +114,41 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
       this.position = event.cursor;
       // Checked for every event: the feed sees only its realm (and user).
       if (!feedSees(this.options.feed, event)) continue;
-      this.push(this.options.group.render(event));
+      if (replayed) this.replayedWaiting += 1;
+      if (replayed || this.backlog.length > 0) this.backlog.push(event);
+      else this.queue.push(this.options.group.render(event));
     }
-  }
-
-  private push(result: Promise<RenderedChange>): void {
-    if (this.waiting) {
-      const resolve = this.waiting;
-      this.waiting = null;
-      result.then(
-        (value) => resolve({ value, done: false }),
-        (error: unknown) => this.fail(error as Error),
-      );
-      return;
-    }
-    this.queue.push(result);
-    if (this.queue.length > this.options.maxQueued) {
+    this.handOver();
+    const liveWaiting =
+      this.queue.length + this.backlog.length - this.replayedWaiting;
+    if (liveWaiting > this.options.maxQueued) {
       this.options.onOverflow();
       void this.end();
     }
+  }
+
+  /** The next result in order, rendering replayed ones a few ahead. */
+  private take(): Promise<RenderedChange> | undefined {
+    while (this.backlog.length > 0 && this.queue.length < REPLAY_RENDER_AHEAD) {
+      const event = this.backlog.shift() as PreferenceChangeEvent;
+      this.queue.push(this.options.group.render(event));
+    }
+    const head = this.queue.shift();
+    if (head && this.replayedWaiting > 0) this.replayedWaiting -= 1;
+    return head;
+  }
+
+  /** Gives a waiting `next()` its result, if there is one now. */
+  private handOver(): void {
+    if (!this.waiting) return;
+    const head = this.take();
+    if (!head) return;
+    const resolve = this.waiting;
+    this.waiting = null;
+    head.then(
+      (value) => resolve({ value, done: false }),
+      (error: unknown) => this.fail(error as Error),
+    );
   }
 
   private fail(error: Error): void {
@@ -130,7 +165,7 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
   }
 
   async next(): Promise<IteratorResult<RenderedChange>> {
-    const head = this.queue.shift();
+    const head = this.take();
     if (head) return { value: await head, done: false };
     if (this.failure && !this.done) {
       const error = this.failure;
@@ -156,6 +191,7 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
     if (this.done) return;
     this.done = true;
     this.queue.length = 0;
+    this.backlog.length = 0;
     const waiting = this.waiting;
     this.waiting = null;
     waiting?.({ value: undefined, done: true });

@@ -42,7 +42,7 @@ import {
 } from './shared-executions.js';
 import { SubscriberFeed } from './subscriber-feed.js';
 
-export interface SubscriptionServerOptions {
+export interface SubscriptionServerOptions extends SubscriberLimits {
   readonly server: Server;
   readonly path: string;
   readonly apollo: ApolloServer<GatewayContext>;
@@ -60,16 +60,20 @@ export interface SubscriptionServerOptions {
     identity: Identity | null;
     requestId: string;
   }) => GatewayContext;
-  /** Results waiting per subscription before it counts as slow. */
-  readonly maxQueuedResults?: number;
-  /** Unsent bytes per connection before it counts as slow. */
-  readonly maxBufferedBytes?: number;
   /** The same limits HTTP operations get (depth, aliases, cost, …). */
   readonly validationRules: readonly ValidationRule[];
   /** Lexical tokens one operation may have. */
   readonly maxTokens: number;
   /** Largest message a client may send. */
   readonly maxMessageBytes: number;
+}
+
+/** When a subscriber counts as slow and its connection is closed. */
+export interface SubscriberLimits {
+  /** Results waiting per subscription. */
+  readonly maxQueuedResults?: number;
+  /** Unsent bytes per connection. */
+  readonly maxBufferedBytes?: number;
 }
 
 /** What a connection established at `ConnectionInit`. */

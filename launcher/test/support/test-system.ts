@@ -34,7 +34,11 @@ export async function startTestSystem(
   options: Partial<
     Pick<
       SystemOptions,
-      'production' | 'trustedProxies' | 'changeLogMaxLength' | 'readCache'
+      | 'production'
+      | 'trustedProxies'
+      | 'changeLogMaxLength'
+      | 'readCache'
+      | 'subscriptionLimits'
     >
   > = {},
 ): Promise<TestSystem> {
