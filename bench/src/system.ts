@@ -22,11 +22,28 @@ export async function startSystem(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<SystemProcess> {
-  const child = spawn('npm', ['start', '--silent'], {
+  // BENCH_PROFILE_DIR: the same start, with a V8 CPU profile of the
+  // server written there when it stops (open it in Chrome DevTools).
+  const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const [command, args] = profileDir
+    ? [
+        'npx',
+        [
+          'tsx',
+          '--cpu-prof',
+          `--cpu-prof-dir=${profileDir}`,
+          'launcher/src/bin/embedded.ts',
+        ],
+      ]
+    : ['npm', ['start', '--silent']];
+  const child = spawn(command, args, {
     cwd: repoRoot,
     env: {
       ...process.env,
       ...env,
+      APOLLO_TELEMETRY_DISABLED: 'true',
+      TURBO_TELEMETRY_DISABLED: '1',
+      DO_NOT_TRACK: '1',
       HOST: '127.0.0.1',
       PORT: '0',
       CORE_PORT: '0',
