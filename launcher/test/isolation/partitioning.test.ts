@@ -113,6 +113,8 @@ const PROBED_ROOT_FIELDS = [
   'realmDefinitions',
   'realmPreferences',
   'auditLog',
+  'realmConfig',
+  'updateRealmConfig',
   'setPreferences',
   'resetPreferences',
   'updateSportsPreferences',
@@ -221,6 +223,29 @@ function realmProbes(realm: string, someUser: string): Probe[] {
       `query ($realm: ID, $target: ID, $actor: String) { auditLog(realm: $realm, target: $target, actor: $actor, first: 200) { entries { target changes { after } } } }`,
       { target: `${realm}:${someUser}`, actor: someUser },
     ),
+    probe(
+      'realmConfig',
+      `query ($realm: ID) { realmConfig(realm: $realm) { realmId version fields overrides locked required theme } }`,
+    ),
+  ];
+}
+
+/**
+ * Configuration writes that name a realm, aimed at `realm`. Apart from
+ * {@link realmProbes}, since one allowed would change the configuration.
+ */
+function configWriteProbes(realm: string): Probe[] {
+  return [
+    {
+      name: 'updateRealmConfig',
+      query: `mutation ($realm: ID) { updateRealmConfig(realm: $realm, input: { locked: ["theme"] }) { version { version } changes { path } } }`,
+      variables: { realm },
+    },
+    {
+      name: 'updateRealmConfig (expectedVersion)',
+      query: `mutation ($realm: ID) { updateRealmConfig(realm: $realm, expectedVersion: 0, input: { theme: {} }) { version { version } } }`,
+      variables: { realm },
+    },
   ];
 }
 
@@ -595,6 +620,7 @@ describe('realm partitioning of stored keys (Redis)', () => {
         ...realmProbes(C, USERS[C][0]!),
         ...realmProbes(A, OTHER_USER),
         ...realmProbes('no-such-realm', USERS[B][0]!),
+        ...[B, C, A, 'no-such-realm'].flatMap(configWriteProbes),
       ],
       secrets,
     );
@@ -654,6 +680,7 @@ describe('realm partitioning of stored keys (Redis)', () => {
         ...realmProbes(B, USERS[B][0]!),
         ...realmProbes(C, USERS[C][0]!),
         ...realmProbes('no-such-realm', USERS[B][0]!),
+        ...[B, C, 'no-such-realm'].flatMap(configWriteProbes),
       ],
       secrets,
     );
@@ -699,7 +726,12 @@ describe('realm partitioning of stored keys (Redis)', () => {
       expect(leaked(response, secrets), context).toEqual([]);
     }
     // A's log names the B ids A's callers were refused, and nothing more.
-    const ownLog = await ask(admin, allowed[4] as Probe);
+    const ownLog = await ask(
+      admin,
+      allowed.find(
+        (p) => p.name === 'auditLog of A, filtered by the ids of B asked for',
+      ) as Probe,
+    );
     const entries = (
       ownLog.data?.['auditLog'] as { entries: Record<string, unknown>[] }
     ).entries;

@@ -29,6 +29,13 @@ import {
   type PreferenceStore,
   type StoredPreference,
 } from '../storage/preference-store.js';
+import { withSpan } from '../tracing/spans.js';
+import {
+  isEmptyPatch,
+  migrateStored,
+  type MigratedPreference,
+  type MigrationState,
+} from '../realm-config/migrations.js';
 import { RESET, type KeyChange, type WriteRequest } from './write-request.js';
 
 export interface PreferenceServiceOptions {
@@ -37,6 +44,11 @@ export interface PreferenceServiceOptions {
   readonly store: PreferenceStore;
   readonly bus: ChangeBus;
   readonly logger: Logger;
+  /**
+   * The migrations of stored values in force (the live catalog's); reads
+   * apply them lazily and writes store their result. @default none
+   */
+  readonly migrations?: () => MigrationState;
 }
 
 /**
@@ -87,8 +99,23 @@ export class PreferenceService {
     return realm;
   }
 
-  read(realm: string, userId: string): Promise<StoredPreference> {
-    return this.options.store.read(realm, userId);
+  /** Reads one user's layers, migrated to the configuration in force. */
+  async read(realm: string, userId: string): Promise<StoredPreference> {
+    return this.migrated(await this.options.store.read(realm, userId))
+      .preference;
+  }
+
+  /**
+   * Brings stored values up to the configuration in force, without
+   * storing anything: the lazy half of a migration (see migrations.ts).
+   */
+  migrated(stored: StoredPreference): MigratedPreference {
+    const state = this.options.migrations?.();
+    if (!state) {
+      const none = { set: {}, unset: [] };
+      return { preference: stored, realmPatch: none, globalPatch: none };
+    }
+    return migrateStored(stored, state);
   }
 
   /** A page of the users of a realm that have stored values. */
@@ -96,11 +123,13 @@ export class PreferenceService {
     return this.options.store.listUsers(realm, page);
   }
 
-  readMany(
+  /** Reads several users of a realm, migrated like `read`. */
+  async readMany(
     realm: string,
     userIds: readonly string[],
   ): Promise<StoredPreference[]> {
-    return this.options.store.readMany(realm, userIds);
+    const stored = await this.options.store.readMany(realm, userIds);
+    return stored.map((preference) => this.migrated(preference).preference);
   }
 
   /**
@@ -109,12 +138,22 @@ export class PreferenceService {
    * write is in the audit log.
    */
   async write(request: WriteRequest): Promise<StoredPreference> {
-    try {
-      return await this.validateAndStore(request);
-    } catch (error) {
-      await this.recordRefusedWrite(request, error);
-      throw error;
-    }
+    return withSpan(
+      'preference.write',
+      {
+        'realms.realm': request.realm,
+        'realms.request_id': request.requestId,
+        'realms.changes': request.changes.length,
+      },
+      async () => {
+        try {
+          return await this.validateAndStore(request);
+        } catch (error) {
+          await this.recordRefusedWrite(request, error);
+          throw error;
+        }
+      },
+    );
   }
 
   /**
@@ -129,6 +168,15 @@ export class PreferenceService {
         'refused write not recorded in the audit log',
       );
     });
+  }
+
+  /**
+   * Appends an audit record of a write that is no preference write (a
+   * configuration change), accepted or refused; like recordRefusal, a
+   * failed append is logged, not thrown.
+   */
+  async recordAudit(entry: AuditEntryInput): Promise<void> {
+    await this.recordRefusal(entry);
   }
 
   /** Reads a realm's audit log, newest first. Access is the caller's part. */
@@ -147,7 +195,13 @@ export class PreferenceService {
     const outcome = await this.options.store.write(
       request.realm,
       request.userId,
-      (current) => planWrite(realm, request, current),
+      // Plan on migrated values and store the migration with the write:
+      // the layer's mark moves forward, so its values must have too.
+      (current) => {
+        const migrated = this.migrated(current);
+        const plan = planWrite(realm, request, migrated.preference);
+        return withMigration(plan, migrated);
+      },
       {
         actor: request.actor,
         requestId: request.requestId,
@@ -321,6 +375,32 @@ export function planWrite(
   }
 
   if (isEmpty(realmPatch) && isEmpty(globalPatch)) return null;
+  return { realmPatch, globalPatch };
+}
+
+/**
+ * A planned write with the migration of what it was planned on: the
+ * write's own sets and unsets win over the migration's.
+ */
+function withMigration(
+  plan: PlannedWrite | null,
+  migrated: MigratedPreference,
+): PlannedWrite | null {
+  const merge = (write: LayerPatch | undefined, migration: LayerPatch) => {
+    if (isEmptyPatch(migration)) return write ?? { set: {}, unset: [] };
+    const own = write ?? { set: {}, unset: [] };
+    return {
+      set: { ...migration.set, ...own.set },
+      unset: [
+        ...migration.unset.filter((key) => !Object.hasOwn(own.set, key)),
+        ...own.unset,
+      ],
+      configVersion: migration.configVersion,
+    };
+  };
+  const realmPatch = merge(plan?.realmPatch, migrated.realmPatch);
+  const globalPatch = merge(plan?.globalPatch, migrated.globalPatch);
+  if (isEmptyPatch(realmPatch) && isEmptyPatch(globalPatch)) return null;
   return { realmPatch, globalPatch };
 }
 

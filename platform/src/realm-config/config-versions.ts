@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { MigrationRecord } from './migrations.js';
 
 /**
  * The parsed contents of `schema/`: what a configuration version holds.
@@ -25,6 +26,11 @@ export interface ConfigVersionSummary {
 
 export interface ConfigVersion extends ConfigVersionSummary {
   readonly documents: ConfigDocuments;
+  /**
+   * Every migration of stored values declared up to this version, oldest
+   * first (carried forward by each publish); absent when there is none.
+   */
+  readonly migrations?: readonly MigrationRecord[] | undefined;
 }
 
 /**
@@ -53,6 +59,8 @@ export interface PublishMeta {
   readonly actor: string;
   readonly comment: string | null;
   readonly filesDigest?: string | undefined;
+  /** The migration log of the new version (see ConfigVersion). */
+  readonly migrations?: readonly MigrationRecord[] | undefined;
 }
 
 /** Versions kept in process memory (embedded default, tests). */

@@ -10,6 +10,7 @@ import type {
   ConfigVersionStore,
 } from './config-versions.js';
 import { catalogFromDocuments, readSchemaDocuments } from './load.js';
+import type { MigrationRecord, MigrationState } from './migrations.js';
 
 /** Told after a new configuration version took effect in this process. */
 export type CatalogListener = (
@@ -74,6 +75,7 @@ export class LiveCatalog {
           actor: 'schema-files',
           comment: previous ? 'schema/ files changed' : 'schema/ files',
           filesDigest: digest,
+          migrations: previous?.migrations,
         },
       );
       // Null: another process published first; take whatever is newest.
@@ -111,6 +113,14 @@ export class LiveCatalog {
     return this.current.documents;
   }
 
+  /** The migrations of stored values in force, for reads and writes. */
+  get migrations(): MigrationState {
+    return {
+      version: this.current.version,
+      log: this.current.migrations ?? [],
+    };
+  }
+
   onChange(listener: CatalogListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -124,16 +134,30 @@ export class LiveCatalog {
   async publish(
     documents: ConfigDocuments,
     expectedVersion: number,
-    meta: { actor: string; comment: string | null },
+    meta: {
+      actor: string;
+      comment: string | null;
+      /** Migrations this version introduces; their version is set here. */
+      migrations?: readonly Omit<MigrationRecord, 'version'>[];
+    },
   ): Promise<ConfigChangeEvent | null> {
     catalogFromDocuments(documents);
     const previous =
       expectedVersion === this.current.version
         ? this.current
         : await this.store.get(expectedVersion);
+    const log = [
+      ...(previous?.migrations ?? []),
+      ...(meta.migrations ?? []).map((m) => ({
+        ...m,
+        version: expectedVersion + 1,
+      })),
+    ];
     const stored = await this.store.publish(expectedVersion, documents, {
-      ...meta,
+      actor: meta.actor,
+      comment: meta.comment,
       filesDigest: previous?.filesDigest,
+      migrations: log.length > 0 ? log : undefined,
     });
     if (!stored || !previous) return null;
 

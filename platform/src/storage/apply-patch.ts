@@ -121,7 +121,13 @@ export function applyLayerPatch(
 
   const values: Record<string, unknown> = { ...layer.values, ...patch.set };
   for (const key of patch.unset) delete values[key];
-  return { version: layer.version + 1, updatedAt: at, values };
+  const configVersion = patch.configVersion ?? layer.configVersion;
+  return {
+    version: layer.version + 1,
+    updatedAt: at,
+    values,
+    ...(configVersion !== undefined ? { configVersion } : {}),
+  };
 }
 
 /**

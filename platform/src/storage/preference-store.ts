@@ -9,6 +9,12 @@ export interface StoredLayer {
   readonly updatedAt: string | null;
   /** The user's own values in this layer, by preference key. */
   readonly values: Readonly<Record<string, unknown>>;
+  /**
+   * The configuration version whose migrations the values have been
+   * through; absent for a layer stored before any migration existed.
+   * Reads apply newer migrations (see realm-config/migrations.ts).
+   */
+  readonly configVersion?: number;
 }
 
 /**
@@ -36,6 +42,8 @@ export function preferenceVersion(stored: StoredPreference): number {
 export interface LayerPatch {
   readonly set: Readonly<Record<string, unknown>>;
   readonly unset: readonly string[];
+  /** Marks the layer as migrated up to this configuration version. */
+  readonly configVersion?: number;
 }
 
 /**

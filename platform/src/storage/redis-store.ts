@@ -227,16 +227,24 @@ function parseLayer(reply: unknown): StoredLayer {
   const parsed = JSON.parse(data) as {
     updatedAt: string | null;
     values: Record<string, unknown>;
+    configVersion?: number;
   };
   return {
     version: Number(version),
     updatedAt: parsed.updatedAt,
     values: parsed.values,
+    ...(parsed.configVersion !== undefined
+      ? { configVersion: parsed.configVersion }
+      : {}),
   };
 }
 
 function layerData(layer: StoredLayer): string {
-  return JSON.stringify({ updatedAt: layer.updatedAt, values: layer.values });
+  return JSON.stringify({
+    updatedAt: layer.updatedAt,
+    values: layer.values,
+    configVersion: layer.configVersion,
+  });
 }
 
 /** A stream id as numbers, to compare ids correctly (not as strings). */

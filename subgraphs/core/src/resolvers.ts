@@ -21,6 +21,11 @@ import {
   type SubgraphDefinition,
 } from '@realms/platform';
 import { JSONScalar } from './json-scalar.js';
+import {
+  adminConfigMutation,
+  adminConfigQuery,
+  adminConfigTypes,
+} from './admin-config/resolvers.js';
 
 interface PreferenceValueInput {
   key: string;
@@ -126,6 +131,7 @@ export const resolvers: SubgraphDefinition['resolvers'] = {
       args: RealmPreferencesArgs,
       context: SubgraphContext,
     ) => listRealmPreferences(context, args),
+    ...adminConfigQuery,
   },
 
   AuditEntry: {
@@ -170,7 +176,10 @@ export const resolvers: SubgraphDefinition['resolvers'] = {
       }));
       return storeChanges(context, target, changes, args.expectedVersion);
     },
+    ...adminConfigMutation,
   },
+
+  ...adminConfigTypes,
 
   Preference: {
     __resolveReference: (reference: { id: string }, context: SubgraphContext) =>
