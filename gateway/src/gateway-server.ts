@@ -15,9 +15,13 @@ import {
   realmsError,
   clientErrorFormatter,
   IDENTITY_HEADER,
+  injectTraceContext,
   REQUEST_ID_HEADER,
+  requestMetricsPlugin,
+  ServiceMetrics,
   startServiceHttpServer,
   type ChangeBus,
+  type GatewayMetrics,
   type DependencyState,
   type PreferenceStore,
   type Identity,
@@ -90,6 +94,11 @@ export interface GatewayOptions {
   readonly subgraphTimeoutMs?: number;
   /** When a subscriber counts as slow (defaults in subscription-server.ts). */
   readonly subscriptionLimits?: SubscriberLimits;
+  /**
+   * Where the gateway's metrics go (served at `/metrics`). Default: a
+   * registry of its own, with `service` = `gateway`.
+   */
+  readonly metrics?: ServiceMetrics;
 }
 
 const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
@@ -111,16 +120,29 @@ class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     private readonly serviceName: string,
     url: string,
     timeoutMs: number,
+    fetchSeconds: GatewayMetrics['subgraphFetchSeconds'],
   ) {
     // Node's own fetch keeps connections alive, and a per-subgraph timeout
     // turns a hung subgraph into a SUBGRAPH_UNAVAILABLE on its fields only.
     super({
       url,
-      fetcher: ((input: string, init?: RequestInit) =>
-        fetch(input, {
-          ...init,
-          signal: AbortSignal.timeout(timeoutMs),
-        })) as never,
+      fetcher: (async (input: string, init?: RequestInit) => {
+        const started = performance.now();
+        let outcome = 'error';
+        try {
+          const response = await fetch(input, {
+            ...init,
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          if (response.ok) outcome = 'success';
+          return response;
+        } finally {
+          fetchSeconds.observe(
+            { subgraph: serviceName, outcome },
+            (performance.now() - started) / 1000,
+          );
+        }
+      }) as never,
     });
   }
 
@@ -152,6 +174,9 @@ class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }: Parameters<
     NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>
   >[0]) {
+    // The subgraph continues this fetch's trace (the gateway itself does
+    // not inject trace context into subgraph requests).
+    if (request.http) injectTraceContext(request.http.headers);
     if (!context.forwardedIdentity) return;
     request.http?.headers.set(
       IDENTITY_HEADER,
@@ -194,6 +219,7 @@ export async function startGateway(
   port: number,
   host?: string,
 ): Promise<RunningServer> {
+  const metrics = options.metrics ?? new ServiceMetrics('gateway');
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     logger: options.logger,
@@ -202,6 +228,7 @@ export async function startGateway(
         name,
         options.subgraphUrls[name as SubgraphName],
         options.subgraphTimeoutMs ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
+        metrics.gateway.subgraphFetchSeconds,
       ),
   });
 
@@ -238,12 +265,19 @@ export async function startGateway(
     // before the parser builds anything from it.
     parseOptions: { maxTokens: REQUEST_LIMITS.maxTokens },
     plugins: [
+      requestMetricsPlugin<GatewayContext>({
+        metrics: metrics.requests,
+        realmOf: (context) => context.realm?.id,
+        knownRealms: () => options.catalog().realmIds,
+      }),
       ...limits.plugins,
       ...(readCache
         ? [
             readCachePlugin(readCache.cache, {
               version: () => options.liveCatalog?.version ?? 0,
               realmIds: () => options.catalog().realmIds,
+              onLookup: (result) =>
+                metrics.gateway.readCacheLookups.inc({ result }),
             }),
           ]
         : []),
@@ -267,7 +301,9 @@ export async function startGateway(
     {
       apollo,
       logger: options.logger,
+      serviceName: 'gateway',
       maxBodyBytes: options.maxBodyBytes,
+      routes: { '/metrics': metrics.route() },
       readiness: () => readiness(options),
       context: async ({ raw, requestId }) => {
         const logger = options.logger.child({ requestId });
@@ -314,6 +350,7 @@ export async function startGateway(
         store: options.changeFeed.store,
         bus: options.changeFeed.bus,
         logger: options.logger,
+        metrics: metrics.gateway,
         validationRules: limits.validationRules,
         maxTokens: REQUEST_LIMITS.maxTokens,
         maxMessageBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

@@ -8,6 +8,7 @@ import {
   type SubgraphName,
 } from '@realms/gateway';
 import {
+  ConfigAdmin,
   ensureDevKeys,
   IdentitySigner,
   LiveCatalog,
@@ -15,13 +16,14 @@ import {
   openState,
   PreferenceService,
   RealmTokenVerifier,
+  ServiceMetrics,
   startSubgraph,
   type Logger,
   type PreferenceCatalog,
   type RunningServer,
   type StateBackend,
 } from '@realms/platform';
-import type { ServicePorts } from './config.js';
+import { auditRetentionDaysFromEnv, type ServicePorts } from './config.js';
 import { SUBGRAPH_DEFINITIONS } from './subgraph-definitions.js';
 
 export interface SystemOptions {
@@ -33,6 +35,8 @@ export interface SystemOptions {
   readonly keyPrefix?: string | undefined;
   /** Changes kept per realm for resuming; `CHANGE_LOG_MAX_LENGTH` or the store's default. */
   readonly changeLogMaxLength?: number | undefined;
+  /** Days the audit log keeps records; `AUDIT_RETENTION_DAYS` or 90. */
+  readonly auditRetentionDays?: number | undefined;
   /** Key files folder; defaults to `REALMS_KEYS_DIR` or `var/keys`. */
   readonly keysDir?: string;
   readonly production?: boolean;
@@ -74,14 +78,19 @@ export async function openSubgraphRuntime(options: {
   redisUrl?: string | undefined;
   keyPrefix?: string | undefined;
   changeLogMaxLength?: number | undefined;
+  auditRetentionDays?: number | undefined;
   keysDir?: string | undefined;
   logger: Logger;
+  /** Where the Redis connections report (the process's own service). */
+  metrics?: ServiceMetrics | undefined;
 }): Promise<SubgraphRuntime> {
   const state = openState({
     ...options,
     keyPrefix: options.keyPrefix ?? process.env['REDIS_KEY_PREFIX'],
     changeLogMaxLength:
       options.changeLogMaxLength ?? changeLogMaxLengthFromEnv(),
+    auditRetentionDays:
+      options.auditRetentionDays ?? auditRetentionDaysFromEnv(),
   });
   const catalog = await LiveCatalog.open({
     store: state.configVersions,
@@ -93,6 +102,7 @@ export async function openSubgraphRuntime(options: {
     store: state.store,
     bus: state.bus,
     logger: options.logger,
+    migrations: () => catalog.migrations,
   });
   const signer = new IdentitySigner(await loadInternalSecret(options.keysDir));
   return { catalog, state, preferences, signer };
@@ -118,6 +128,7 @@ export function serveSubgraph(
   port: number,
   host: string,
   logger: Logger,
+  metrics?: ServiceMetrics,
 ): Promise<RunningServer> {
   return startSubgraph(
     SUBGRAPH_DEFINITIONS[name],
@@ -126,6 +137,12 @@ export function serveSubgraph(
       signer: runtime.signer,
       logger,
       storeReady: () => runtime.state.store.ping(),
+      ...(metrics ? { metrics } : {}),
+      configuration: new ConfigAdmin({
+        catalog: runtime.catalog,
+        versions: runtime.state.configVersions,
+        store: runtime.state.store,
+      }),
     },
     port,
     host,
@@ -141,7 +158,13 @@ export async function startSystem(
   options: SystemOptions,
 ): Promise<RunningSystem> {
   const host = options.host ?? '127.0.0.1';
-  const runtime = await openSubgraphRuntime(options);
+  // The services share this process's Redis connections; they report on
+  // the gateway's /metrics (each subgraph serves its own requests only).
+  const gatewayMetrics = new ServiceMetrics('gateway');
+  const runtime = await openSubgraphRuntime({
+    ...options,
+    metrics: gatewayMetrics,
+  });
   if (!options.production)
     await ensureDevKeys(runtime.catalog.get().realms.values(), options.keysDir);
 
@@ -172,6 +195,7 @@ export async function startSystem(
       signer: runtime.signer,
       trustedProxies: options.trustedProxies ?? trustedProxiesFromEnv(),
       logger: options.logger.child({ service: 'gateway' }),
+      metrics: gatewayMetrics,
       production: options.production ?? false,
       changeFeed: { store: runtime.state.store, bus: runtime.state.bus },
       liveCatalog: runtime.catalog,

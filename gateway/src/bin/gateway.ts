@@ -9,7 +9,9 @@ import {
   loadInternalSecret,
   type PreferenceCatalog,
   RealmTokenVerifier,
+  ServiceMetrics,
   openState,
+  startTracing,
 } from '@realms/platform';
 import { startGateway } from '../gateway-server.js';
 import { trustedProxiesFromEnv } from '../realm-routing/realm-router.js';
@@ -23,6 +25,8 @@ const logger = createLogger('gateway');
 const production = process.env['NODE_ENV'] === 'production';
 
 try {
+  // Off (and the SDK not even loaded) unless an OTLP endpoint is set.
+  const tracing = await startTracing({ serviceName: 'gateway', logger });
   const subgraphUrls = {} as Record<SubgraphName, string>;
   for (const { name, port } of SUBGRAPHS) {
     subgraphUrls[name] =
@@ -32,11 +36,13 @@ try {
   // Subscriptions are served from the change log and bus in Redis; on its
   // own, without Redis, the gateway serves queries and mutations only.
   const redisUrl = process.env['REDIS_URL'];
+  const metrics = new ServiceMetrics('gateway');
   const state = redisUrl
     ? openState({
         redisUrl,
         keyPrefix: process.env['REDIS_KEY_PREFIX'],
         logger,
+        metrics,
       })
     : null;
   // With Redis, the configuration follows published versions like every
@@ -67,6 +73,7 @@ try {
       signer: new IdentitySigner(await loadInternalSecret()),
       trustedProxies: trustedProxiesFromEnv(),
       logger,
+      metrics,
       production,
       ...(process.env['SUBGRAPH_TIMEOUT_MS']
         ? { subgraphTimeoutMs: Number(process.env['SUBGRAPH_TIMEOUT_MS']) }
@@ -84,6 +91,7 @@ try {
     await gateway.close();
     await live?.close();
     await state?.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.once('SIGTERM', stop);

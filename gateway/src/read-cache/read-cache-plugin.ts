@@ -43,7 +43,12 @@ interface CachePlan {
  */
 export function readCachePlugin(
   cache: ResponseCache,
-  config: { version: () => number; realmIds: () => readonly string[] },
+  config: {
+    version: () => number;
+    realmIds: () => readonly string[];
+    /** Told whether each cacheable read was a hit, for the hit ratio. */
+    onLookup?: (result: 'hit' | 'miss') => void;
+  },
 ): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
@@ -65,6 +70,7 @@ export function readCachePlugin(
           );
           if (!plan) return null;
           const cached = cache.get(plan.key);
+          config.onLookup?.(cached ? 'hit' : 'miss');
           if (!cached) return null;
           return {
             http: { status: 200, headers: new Map() as never },

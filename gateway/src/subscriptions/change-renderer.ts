@@ -14,7 +14,7 @@ import {
   type SelectionSetNode,
   type VariableDefinitionNode,
 } from 'graphql';
-import type { PreferenceChangeEvent } from '@realms/platform';
+import { withSpan, type PreferenceChangeEvent } from '@realms/platform';
 
 /** Runs a query through the federated graph, as the subscriber. */
 export type FederatedQuery = (
@@ -107,11 +107,19 @@ export class ChangeRenderer {
     event: PreferenceChangeEvent,
     execute: FederatedQuery,
   ): Promise<RenderedChange> {
-    const fetched = this.query
-      ? await execute(this.query, {
-          ...this.variables,
-          [ID_VARIABLE]: event.preferenceId,
-        })
+    // A change reaches subscribers outside any request; its span starts a
+    // trace of its own, with the federated fetch beneath it.
+    const query = this.query;
+    const fetched = query
+      ? await withSpan(
+          'subscription.render',
+          { 'realms.realm': event.realm, 'realms.cursor': event.cursor },
+          () =>
+            execute(query, {
+              ...this.variables,
+              [ID_VARIABLE]: event.preferenceId,
+            }),
+        )
       : { data: {} };
 
     const change: Record<string, unknown> = {};

@@ -23,6 +23,8 @@ export interface SubscriberFeedOptions {
   readonly onOverflow: () => void;
   /** Called once when the subscription ends, for any reason. */
   readonly onEnd: () => void;
+  /** Called when a live (not replayed) change's result is ready. */
+  readonly onLiveResult?: (event: PreferenceChangeEvent) => void;
 }
 
 /** Replayed changes rendered ahead of the client, while it catches up. */
@@ -116,7 +118,7 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
       if (!feedSees(this.options.feed, event)) continue;
       if (replayed) this.replayedWaiting += 1;
       if (replayed || this.backlog.length > 0) this.backlog.push(event);
-      else this.queue.push(this.options.group.render(event));
+      else this.queue.push(this.render(event, false));
     }
     this.handOver();
     const liveWaiting =
@@ -130,12 +132,29 @@ export class SubscriberFeed implements AsyncIterableIterator<RenderedChange> {
   /** The next result in order, rendering replayed ones a few ahead. */
   private take(): Promise<RenderedChange> | undefined {
     while (this.backlog.length > 0 && this.queue.length < REPLAY_RENDER_AHEAD) {
+      // Replayed results come first, so the head of the backlog is one
+      // while fewer of them than that wait in the queue.
+      const replayed = this.queue.length < this.replayedWaiting;
       const event = this.backlog.shift() as PreferenceChangeEvent;
-      this.queue.push(this.options.group.render(event));
+      this.queue.push(this.render(event, replayed));
     }
     const head = this.queue.shift();
     if (head && this.replayedWaiting > 0) this.replayedWaiting -= 1;
     return head;
+  }
+
+  /** The result of one change, reported when ready if it is live. */
+  private render(
+    event: PreferenceChangeEvent,
+    replayed: boolean,
+  ): Promise<RenderedChange> {
+    const result = this.options.group.render(event);
+    const onLiveResult = this.options.onLiveResult;
+    if (replayed || !onLiveResult) return result;
+    return result.then((value) => {
+      onLiveResult(event);
+      return value;
+    });
   }
 
   /** Gives a waiting `next()` its result, if there is one now. */

@@ -20,6 +20,7 @@ import {
   nestingExceeds,
   realmsError,
   type ChangeBus,
+  type GatewayMetrics,
   type Identity,
   type IdentitySigner,
   type Logger,
@@ -41,6 +42,7 @@ import {
   groupKey,
 } from './shared-executions.js';
 import { SubscriberFeed } from './subscriber-feed.js';
+import { SubscriptionMetrics } from './subscription-metrics.js';
 
 export interface SubscriptionServerOptions extends SubscriberLimits {
   readonly server: Server;
@@ -55,6 +57,8 @@ export interface SubscriptionServerOptions extends SubscriberLimits {
   readonly store: PreferenceStore;
   readonly bus: ChangeBus;
   readonly logger: Logger;
+  /** Where open subscriptions, deliveries and sync latency are counted. */
+  readonly metrics?: GatewayMetrics;
   readonly context: (parts: {
     realm: RealmConfig;
     identity: Identity | null;
@@ -105,6 +109,10 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
   const logger = options.logger.child({ component: 'subscriptions' });
   const tails = new ChangeTails(options.store, options.bus, logger);
   const groups = new ExecutionGroups();
+  const measured = new SubscriptionMetrics(
+    options.metrics,
+    () => options.catalog().realmIds,
+  );
   const maxQueued = options.maxQueuedResults ?? DEFAULT_MAX_QUEUED_RESULTS;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   const webSockets = new WebSocketServer({
@@ -261,15 +269,18 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
           unknown
         >;
         if (feed.kind === 'config') {
-          return (await configChangeFeed({
-            bus: options.bus,
+          return measured.track(
             feed,
-            schema: args.schema,
-            document: args.document,
-            operationName: args.operationName,
-            variables,
-            onOverflow: () => closeSlowConsumer(context.extra),
-          })) as never;
+            await configChangeFeed({
+              bus: options.bus,
+              feed,
+              schema: args.schema,
+              document: args.document,
+              operationName: args.operationName,
+              variables,
+              onOverflow: () => closeSlowConsumer(context.extra),
+            }),
+          ) as never;
         }
         const renderer = new ChangeRenderer(
           args.document,
@@ -301,6 +312,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
           maxQueued,
           onOverflow: () => closeSlowConsumer(context.extra),
           onEnd: () => groups.leave(group),
+          onLiveResult: (event) => measured.synced(event),
         });
         try {
           await subscriber.start();
@@ -308,10 +320,12 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
           if (error instanceof GraphQLError) return { errors: [error] };
           throw error;
         }
-        return subscriber as never;
+        return measured.track(feed, subscriber) as never;
       },
 
-      onNext: (ctx) => {
+      onNext: (ctx, _id, _payload, args) => {
+        const { feed } = args.contextValue as OperationContext;
+        if (feed) measured.delivered(feed);
         if (ctx.extra.socket.bufferedAmount > maxBuffered)
           closeSlowConsumer(ctx.extra);
       },

@@ -1,7 +1,7 @@
 // `npm start`: the whole system in one process, on the embedded default
 // (in-memory state, in-process pub/sub) unless REDIS_URL is set.
 import '@realms/platform/telemetry';
-import { createLogger, issueDevToken } from '@realms/platform';
+import { createLogger, issueDevToken, startTracing } from '@realms/platform';
 import { portsFromEnv } from '../config.js';
 import { seedDemoData } from '../demo-data.js';
 import { startSystem } from '../system.js';
@@ -9,6 +9,7 @@ import { startSystem } from '../system.js';
 const logger = createLogger('realms', process.env['LOG_LEVEL'] ?? 'warn');
 
 try {
+  const tracing = await startTracing({ serviceName: 'realms', logger });
   const system = await startSystem({
     ports: portsFromEnv(),
     host: process.env['HOST'] ?? '127.0.0.1',
@@ -47,6 +48,7 @@ Try it:
 
   const stop = async () => {
     await system.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', stop);

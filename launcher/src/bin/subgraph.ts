@@ -1,7 +1,7 @@
 // One subgraph as its own process: `npm run start:subgraph -- <name>`.
 import '@realms/platform/telemetry';
 import { SUBGRAPHS, type SubgraphName } from '@realms/gateway';
-import { createLogger } from '@realms/platform';
+import { ServiceMetrics, createLogger, startTracing } from '@realms/platform';
 import { portsFromEnv } from '../config.js';
 import { openSubgraphRuntime, serveSubgraph } from '../system.js';
 
@@ -24,19 +24,26 @@ if (!redisUrl) {
 }
 
 try {
-  const runtime = await openSubgraphRuntime({ redisUrl, logger });
+  const tracing = await startTracing({
+    serviceName: `${name}-subgraph`,
+    logger,
+  });
+  const metrics = new ServiceMetrics(`${name}-subgraph`);
+  const runtime = await openSubgraphRuntime({ redisUrl, logger, metrics });
   const server = await serveSubgraph(
     name,
     runtime,
     portsFromEnv().subgraphs[name],
     process.env['HOST'] ?? '127.0.0.1',
     logger,
+    metrics,
   );
   logger.info({ url: server.url }, 'subgraph listening');
   const stop = async () => {
     await server.close();
     await runtime.catalog.close();
     await runtime.state.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.once('SIGTERM', stop);

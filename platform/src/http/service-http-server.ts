@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import type { Logger } from 'pino';
 import { REQUEST_ID_HEADER } from '../identity/forwarded-identity.js';
+import { withIncomingRequestSpan } from '../tracing/spans.js';
 
 /** The state of one dependency, as `/health/ready` reports it. */
 export interface DependencyState {
@@ -27,6 +28,8 @@ export interface ServiceHttpServerOptions<TContext extends BaseContext> {
   readonly maxBodyBytes?: number;
   /** The GraphQL path. Default `/graphql`. */
   readonly path?: string;
+  /** Names the service on its request spans (several share a process). */
+  readonly serviceName?: string;
   /** Extra routes tried before the GraphQL path (e.g. a metrics page). */
   readonly routes?: Record<
     string,
@@ -68,7 +71,9 @@ export async function startServiceHttpServer<TContext extends BaseContext>(
 ): Promise<RunningServer> {
   const handler = createRequestHandler(options);
   const server = createServer((req, res) => {
-    handler(req, res).catch((error: unknown) => {
+    withIncomingRequestSpan(req, options.serviceName, () =>
+      handler(req, res),
+    ).catch((error: unknown) => {
       options.logger.error({ err: error }, 'request handler failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();

@@ -13,6 +13,8 @@ import {
 import { MemoryPreferenceStore } from '../storage/memory-store.js';
 import type { PreferenceStore } from '../storage/preference-store.js';
 import { RedisPreferenceStore } from '../storage/redis-store.js';
+import { instrumentRedis } from '../metrics/redis-instrumentation.js';
+import type { ServiceMetrics } from '../metrics/service-metrics.js';
 
 /** Where state lives and how changes travel, for one process. */
 export interface StateBackend {
@@ -31,7 +33,18 @@ export interface StateOptions {
   readonly keyPrefix?: string | undefined;
   /** How many changes each realm's change log keeps (the resume window). */
   readonly changeLogMaxLength?: number | undefined;
+  /**
+   * How many days each realm's audit log keeps its records; every process
+   * that appends to or reads the log should use the same value.
+   * @default 90 (`DEFAULT_AUDIT_RETENTION_DAYS`)
+   */
+  readonly auditRetentionDays?: number | undefined;
   readonly logger: Logger;
+  /**
+   * Where the Redis connections report command latency and reconnects:
+   * the metrics of the service that owns this process's state.
+   */
+  readonly metrics?: ServiceMetrics | undefined;
 }
 
 /**
@@ -43,6 +56,7 @@ export function openState(options: StateOptions): StateBackend {
   if (!options.redisUrl) {
     const store = new MemoryPreferenceStore({
       changeLogMaxLength: options.changeLogMaxLength,
+      auditRetentionDays: options.auditRetentionDays,
     });
     const bus = createMemoryChangeBus();
     return {
@@ -66,6 +80,7 @@ export function openState(options: StateOptions): StateBackend {
     client.on('error', (error: Error) =>
       logger.warn({ role, err: error.message }, 'redis error'),
     );
+    if (options.metrics) instrumentRedis(client, role, options.metrics.redis);
     return client;
   };
   const commands = connect('store');
@@ -73,6 +88,7 @@ export function openState(options: StateOptions): StateBackend {
     redis: commands,
     keyPrefix: options.keyPrefix,
     changeLogMaxLength: options.changeLogMaxLength,
+    auditRetentionDays: options.auditRetentionDays,
   });
   const bus = createRedisChangeBus({
     publisher: connect('publisher'),

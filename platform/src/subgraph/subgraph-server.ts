@@ -1,4 +1,4 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
@@ -22,6 +22,9 @@ import {
   type RunningServer,
 } from '../http/service-http-server.js';
 import type { PreferenceService } from '../preferences/preference-service.js';
+import { requestMetricsPlugin } from '../metrics/request-metrics-plugin.js';
+import { ServiceMetrics } from '../metrics/service-metrics.js';
+import type { ConfigAdmin } from '../realm-config/config-admin.js';
 
 /** What every subgraph resolver receives. */
 export interface SubgraphContext {
@@ -48,6 +51,8 @@ export interface SubgraphContext {
    * on it.
    */
   readonly writeAttempt?: WriteAttempt;
+  /** Configuration changes at run time (the admin API); absent in harnesses. */
+  readonly configuration?: ConfigAdmin;
 }
 
 export interface SubgraphDefinition {
@@ -63,6 +68,13 @@ export interface SubgraphDependencies {
   readonly logger: Logger;
   /** Whether the state store answers, for `/health/ready`. */
   readonly storeReady: () => Promise<boolean>;
+  /**
+   * Where the subgraph's metrics go (served at `/metrics`). Default: a
+   * registry of its own, with `service` = `<name>-subgraph`.
+   */
+  readonly metrics?: ServiceMetrics;
+  /** Configuration changes at run time, for the admin API. */
+  readonly configuration?: ConfigAdmin;
 }
 
 type SubgraphResolver = GraphQLFieldResolver<unknown, SubgraphContext>;
@@ -124,11 +136,13 @@ function withAuditedMutations(
 
 /**
  * The subgraph's Apollo server, without HTTP. Its mutations are audited
- * (see {@link auditedMutation}).
+ * (see {@link auditedMutation}). `plugins` come after the standard ones
+ * (the metrics plugin, when served over HTTP).
  */
 export function createSubgraphApollo(
   definition: SubgraphDefinition,
   logger?: Logger,
+  plugins: readonly ApolloServerPlugin<SubgraphContext>[] = [],
 ): ApolloServer<SubgraphContext> {
   const production = process.env['NODE_ENV'] === 'production';
   return new ApolloServer<SubgraphContext>({
@@ -148,6 +162,7 @@ export function createSubgraphApollo(
     plugins: [
       errorReportingPlugin<SubgraphContext>(),
       ApolloServerPluginInlineTraceDisabled(),
+      ...plugins,
     ],
   });
 }
@@ -164,13 +179,24 @@ export async function startSubgraph(
   host?: string,
 ): Promise<RunningServer> {
   const logger = deps.logger.child({ subgraph: definition.name });
-  const apollo = createSubgraphApollo(definition, logger);
+  const metrics =
+    deps.metrics ?? new ServiceMetrics(`${definition.name}-subgraph`);
+  const apollo = createSubgraphApollo(definition, logger, [
+    requestMetricsPlugin<SubgraphContext>({
+      metrics: metrics.requests,
+      // Signed by the gateway, which routed the request to this realm.
+      realmOf: (context) => context.forwarded.realm,
+      knownRealms: () => deps.preferences.catalog.realmIds,
+    }),
+  ]);
   await apollo.start();
 
   const running = await startServiceHttpServer(
     {
       apollo,
       logger,
+      serviceName: `${definition.name}-subgraph`,
+      routes: { '/metrics': metrics.route() },
       readiness: async () => ({
         store: { ok: await deps.storeReady().catch(() => false) },
       }),
@@ -183,6 +209,7 @@ export async function startSubgraph(
           logger: logger.child({ requestId: forwarded.requestId || requestId }),
           forwarded,
           preferences: deps.preferences,
+          ...(deps.configuration ? { configuration: deps.configuration } : {}),
           memo: new Map(),
           requireIdentity: () => {
             if (!forwarded.identity)
