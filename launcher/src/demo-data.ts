@@ -69,6 +69,8 @@ export async function seedDemoData(
       changes,
       expectedVersion: null,
       writer: write.writer,
+      // The demo users' own values, as if they had set them.
+      globalLayerWritable: true,
       actor: 'seed',
       requestId: 'seed',
     });

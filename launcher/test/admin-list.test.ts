@@ -54,6 +54,7 @@ describe('listing a realm for its admins', () => {
         ],
         expectedVersion: null,
         writer: 'sports',
+        globalLayerWritable: true,
         actor: 'seed',
         requestId: 'seed',
       });

@@ -113,6 +113,7 @@ describe('the gateway read cache', () => {
       ],
       expectedVersion: null,
       writer: null,
+      globalLayerWritable: true,
       actor: 'frank',
       requestId: 'elsewhere',
     });

@@ -893,48 +893,63 @@ describe('realm partitioning of stored keys (Redis)', () => {
     }
   });
 
-  it("lets a realm admin of A write only the user-global layer of a user id that B also has, never B's realm layer", async () => {
-    // The user-global layer is keyed by user id alone (README: it follows
-    // the user into every realm), so A's admin writing a GLOBAL value for
-    // `A:<id>` changes what <id> sees in B too. Documented here as the
-    // one path by which a write made in A reaches B; B's realm layer,
-    // user index and audit log stay untouched.
+  it("keeps a realm admin of A out of the user-global layer, which B reads too: GLOBAL is refused, a global key without scope lands in A's realm layer", async () => {
+    // The user-global layer is keyed by user id alone (it follows the user
+    // into every realm), so writing it for `A:<id>` would change what <id>
+    // sees in B. Only the user and platform admins may; A's admin may set
+    // A's realm layer of the same key.
     const victim = USERS[B][1]!;
-    const before = await keySnapshot();
-    const foreignBefore = await foreignState();
-    const response = await graphql(
+    const write = (scope: string) =>
+      graphql(
+        t.url,
+        `
+          mutation ($id: ID) {
+            setPreferences(
+              id: $id
+              values: [{ key: "timeZone", value: "Asia/Tokyo"${scope} }]
+            ) {
+              version
+              values(keys: ["timeZone"]) { value source }
+            }
+          }
+        `,
+        { realm: A, token: admin.token, variables: { id: `${A}:${victim}` } },
+      );
+    const reset = graphql(
       t.url,
       `
         mutation ($id: ID) {
-          setPreferences(
-            id: $id
-            values: [{ key: "timeZone", value: "Asia/Tokyo", scope: GLOBAL }]
-          ) {
+          resetPreferences(id: $id, keys: ["timeZone"], scope: GLOBAL) {
             version
           }
         }
       `,
       { realm: A, token: admin.token, variables: { id: `${A}:${victim}` } },
     );
-    expect(response.errors).toBeUndefined();
+
+    const before = await keySnapshot();
+    const foreignBefore = await foreignState();
+    for (const refused of [await write(', scope: GLOBAL'), await reset]) {
+      expect(codes(refused)).toEqual(['FORBIDDEN']);
+    }
+    expect(touched(before, await keySnapshot())).toEqual([
+      `${prefix}:{${A}}:audit`,
+    ]);
+
+    const natural = await write('');
+    expect(natural.errors).toBeUndefined();
+    expect(
+      (natural.data?.['setPreferences'] as { values: unknown[] }).values,
+    ).toEqual([{ value: 'Asia/Tokyo', source: 'USER_REALM' }]);
     const outside = touched(before, await keySnapshot()).filter(
       (k) => partitionOf(k) !== A,
     );
-    expect(outside.sort()).toEqual(
-      [
-        `${prefix}:{global}:pref:${victim}`,
-        `${prefix}:{${B}}:changes`,
-        `${prefix}:{${C}}:changes`,
-      ].sort(),
-    );
-    const after = await t.system.preferences.read(B, victim);
-    const index = USERS[B].indexOf(victim);
-    const old = foreignBefore[B].preferences[index];
-    expect(after.realmLayer).toEqual(old?.realmLayer);
-    expect(after.globalLayer.values).toEqual({ timeZone: 'Asia/Tokyo' });
-    const state = await realmState(B, [...USERS[B], 'nobody']);
-    expect(state.users).toEqual(foreignBefore[B].users);
-    expect(state.audit).toEqual(foreignBefore[B].audit);
+    expect(outside).toEqual([]);
+    expect(await foreignState()).toEqual(foreignBefore);
+    const inB = await t.system.preferences.read(B, victim);
+    expect(inB.globalLayer.values).not.toHaveProperty('timeZone');
+    const inA = await t.system.preferences.read(A, victim);
+    expect(inA.realmLayer.values['timeZone']).toBe('Asia/Tokyo');
   });
 
   it('lets a platform admin past access, where a division refuses a preference of another realm (rule "realm") and stores nothing', async () => {
@@ -1044,13 +1059,11 @@ describe('realm partitioning of stored keys (Redis)', () => {
       );
     });
     expect(misplaced).toEqual([]);
-    // The only global layers are those of the two global writes above.
-    expect(keys.filter((k) => partitionOf(k) === 'global').sort()).toEqual(
-      [
-        `${prefix}:{global}:pref:${USER}`,
-        `${prefix}:{global}:pref:${USERS[B][1]}`,
-      ].sort(),
-    );
+    // The only global layer is the user's own global write above; the
+    // realm admin's writes stayed in A.
+    expect(keys.filter((k) => partitionOf(k) === 'global')).toEqual([
+      `${prefix}:{global}:pref:${USER}`,
+    ]);
     // Each realm's keys name only that realm's users.
     for (const realm of [B, C] as const) {
       const prefs = keys

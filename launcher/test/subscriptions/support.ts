@@ -102,6 +102,7 @@ export async function latestCursor(
       ],
       expectedVersion: null,
       writer: null,
+      globalLayerWritable: true,
       actor: 'seed',
       requestId: randomUUID(),
     });
@@ -202,6 +203,7 @@ export async function writeTeamsDirectly(
     ],
     expectedVersion: null,
     writer: 'sports',
+    globalLayerWritable: true,
     actor: userId,
     requestId: randomUUID(),
   });

@@ -37,6 +37,21 @@ export function mayAccessPreference(
   return identity.roles.includes('user') && identity.userId === userId;
 }
 
+/**
+ * Whether `identity` may change the user-global layer of `userId`: values
+ * that follow the user into every realm. The user themself may, and a
+ * platform admin; a realm admin's reach ends at its realm, so it writes
+ * realm values only.
+ */
+export function mayWriteUserGlobalLayer(
+  identity: Identity,
+  userId: string,
+): boolean {
+  return (
+    identity.roles.includes('platform-admin') || identity.userId === userId
+  );
+}
+
 /** Throws FORBIDDEN unless `mayAccessPreference` allows it. */
 export function assertMayAccessPreference(
   identity: Identity,

@@ -13,6 +13,7 @@ import {
   badUserInput,
   conflict,
   errorCodeOf,
+  forbidden,
   notFound,
   type Violation,
 } from '../errors/graphql-errors.js';
@@ -188,6 +189,12 @@ export class PreferenceService {
     request: WriteRequest,
   ): Promise<StoredPreference> {
     const realm = this.realm(request.realm);
+    if (
+      !request.globalLayerWritable &&
+      request.changes.some((change) => change.scope === 'GLOBAL')
+    ) {
+      throw forbidden();
+    }
     const violations = validateChanges(realm, request);
     if (violations.length > 0) throw badUserInput(violations);
 
@@ -358,7 +365,9 @@ export function planWrite(
   for (const change of request.changes) {
     const definition = realm.definitions.get(change.key);
     if (!definition) continue;
-    const layer = chooseLayer(definition, change, current);
+    const layer = request.globalLayerWritable
+      ? chooseLayer(definition, change, current)
+      : 'REALM';
     const [patch, stored] =
       layer === 'GLOBAL'
         ? [globalPatch, current.globalLayer.values]

@@ -36,6 +36,15 @@ export interface WriteRequest {
    * division keys only).
    */
   readonly writer: string | null;
+  /**
+   * Whether the write may change the user-global layer, which every realm
+   * reads: for the user themself and platform admins (see
+   * `mayWriteUserGlobalLayer`). When false (a realm admin writing a user of
+   * their realm), a change without a scope goes to the realm layer and one
+   * with `GLOBAL` is FORBIDDEN, so a realm admin's write never reaches
+   * another realm.
+   */
+  readonly globalLayerWritable: boolean;
   readonly actor: string;
   readonly requestId: string;
 }

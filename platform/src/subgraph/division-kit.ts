@@ -1,6 +1,7 @@
 import { badUserInput } from '../errors/graphql-errors.js';
 import { resolveValue } from '../layering/effective-values.js';
 import { RESET, type KeyChange } from '../preferences/write-request.js';
+import { mayWriteUserGlobalLayer } from '../identity/identity.js';
 import type { RealmConfig } from '../realm-config/catalog.js';
 import {
   preferenceVersion,
@@ -169,13 +170,16 @@ export function divisionUpdateResolver(
     const target = targetPreference(context, args.id);
     assertDivisionPreference(options, target, args.id);
 
+    const identity = context.requireIdentity();
     const stored = await context.preferences.write({
       realm: target.realm,
       userId: target.userId,
       changes: inputChanges(args.input, fields, INPUT_ARGUMENT),
       expectedVersion: args.expectedVersion ?? null,
       writer: realmId,
-      actor: context.requireIdentity().userId,
+      // Division fields are realm fields: this only keeps the rule whole.
+      globalLayerWritable: mayWriteUserGlobalLayer(identity, target.userId),
+      actor: identity.userId,
       requestId: context.requestId,
     });
 

@@ -56,6 +56,7 @@ function request(overrides: Partial<WriteRequest>): WriteRequest {
     changes: [],
     expectedVersion: null,
     writer: null,
+    globalLayerWritable: true,
     actor: 'alice',
     requestId: 'test',
     ...overrides,
@@ -106,11 +107,41 @@ describe('preference writes', () => {
     expect(preferenceVersion(stored)).toBe(0);
   });
 
+  it("keeps a write that may not reach the user-global layer in the realm's", async () => {
+    // A realm admin writing a user of its realm: globalLayerWritable false.
+    const byAdmin = (values: Record<string, unknown>, scope?: 'GLOBAL') =>
+      service.write(
+        request({
+          actor: 'sam',
+          globalLayerWritable: false,
+          changes: changes(values, scope ?? null),
+        }),
+      );
+    const error = await refusal(byAdmin({ locale: 'fr-FR' }, 'GLOBAL'));
+    expect(error.extensions['code']).toBe('FORBIDDEN');
+    expect(preferenceVersion(await store.read('sports', 'alice'))).toBe(0);
+
+    await byAdmin({ locale: 'fr-FR' });
+    await byAdmin({ theme: RESET });
+    const stored = await store.read('sports', 'alice');
+    expect(stored.realmLayer.values).toEqual({ locale: 'fr-FR' });
+    expect(stored.globalLayer.values).toEqual({});
+
+    // The user's own global value is out of the admin's reach: a reset
+    // without scope removes the realm value only.
+    await service.write(request({ changes: changes({ theme: 'dark' }) }));
+    await byAdmin({ theme: RESET });
+    expect((await store.read('sports', 'alice')).globalLayer.values).toEqual({
+      theme: 'dark',
+    });
+  });
+
   it('points at the offending item inside a value', async () => {
     const error = await refusal(
       service.write(
         request({
           writer: 'sports',
+          globalLayerWritable: true,
           changes: changes({
             'sports.alertEvents': ['game-start', 'fireworks'],
           }),
@@ -196,6 +227,7 @@ describe('preference writes', () => {
       service.write(
         request({
           writer: 'sports',
+          globalLayerWritable: true,
           changes: changes({ 'sports.favoriteTeams': ['a-b'] }),
         }),
       ),

@@ -176,6 +176,7 @@ describe('divisionUpdateResolver', () => {
         changes: inputChanges({ favoriteTeams: null }, FIELDS, 'input'),
         expectedVersion: 3,
         writer: 'sports',
+        globalLayerWritable: true,
         actor: 'alice',
         requestId: 'request-1',
       },

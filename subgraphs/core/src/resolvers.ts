@@ -10,6 +10,7 @@ import {
   referencedPreference,
   RESET,
   targetPreference,
+  mayWriteUserGlobalLayer,
   type AuditLogArgs,
   type AuditRecord,
   type KeyChange,
@@ -50,13 +51,15 @@ async function storeChanges(
   changes: KeyChange[],
   expectedVersion: number | null | undefined,
 ): Promise<PreferenceRef> {
+  const identity = context.requireIdentity();
   const stored = await context.preferences.write({
     realm: target.realm,
     userId: target.userId,
     changes,
     expectedVersion: expectedVersion ?? null,
     writer: null,
-    actor: context.requireIdentity().userId,
+    globalLayerWritable: mayWriteUserGlobalLayer(identity, target.userId),
+    actor: identity.userId,
     requestId: context.requestId,
   });
   rememberWrittenPreference(context, target, stored);
