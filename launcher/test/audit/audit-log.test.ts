@@ -210,6 +210,85 @@ describe('the audit log through the gateway', () => {
     expect(asUser.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
   });
 
+  it('merges every realm for a platform admin, page by page, each entry once', async () => {
+    // Writes in three realms, by users of each, interleaved in time.
+    const realms = ['sports', 'parks', 'entertainment'] as const;
+    const writers: Record<string, string> = {};
+    for (const realm of realms) {
+      writers[realm] = await t.token(realm, 'merge-writer');
+    }
+    for (let round = 0; round < 4; round++) {
+      for (const realm of realms) {
+        const response = await graphql(t.url, SET, {
+          realm,
+          token: writers[realm] as string,
+          variables: {
+            values: [{ key: 'displayName', value: `${realm} ${round}` }],
+          },
+        });
+        expect(response.errors).toBeUndefined();
+      }
+    }
+
+    const MERGED = /* GraphQL */ `
+      query ($actor: String, $first: Int, $after: String) {
+        auditLog(allRealms: true, actor: $actor, first: $first, after: $after) {
+          entries {
+            id
+            realmId
+            changes {
+              after
+            }
+          }
+          nextCursor
+        }
+      }
+    `;
+    type Page = {
+      entries: { id: string; realmId: string; changes: { after: unknown }[] }[];
+      nextCursor: string | null;
+    };
+    const seen: Page['entries'] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 20; page++) {
+      const response = await send(MERGED, tokens.root, `merged-${page}`, {
+        actor: 'merge-writer',
+        first: 5,
+        after,
+      });
+      expect(response.errors, JSON.stringify(response)).toBeUndefined();
+      const { entries, nextCursor } = response.data?.['auditLog'] as Page;
+      seen.push(...entries);
+      after = nextCursor;
+      if (after === null) break;
+    }
+    expect(after).toBeNull();
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen.map((e) => `${e.realmId}/${e.id}`)).size).toBe(12);
+    // Newest first across realms: the last round's writes come first.
+    expect(seen.map((e) => e.changes[0]?.after)).toEqual(
+      [3, 2, 1, 0].flatMap((round) =>
+        [...realms].reverse().map((realm) => `${realm} ${round}`),
+      ),
+    );
+
+    // Only platform admins, and not together with one realm.
+    for (const token of [tokens.ops, tokens.alice]) {
+      const refused = await send(MERGED, token, 'merged-refused');
+      expect(refused.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    }
+    const both = await send(
+      'query { auditLog(allRealms: true, realm: "parks") { nextCursor } }',
+      tokens.root,
+      'merged-both',
+    );
+    expect(both.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    const foreign = await send(MERGED, tokens.root, 'merged-bad-cursor', {
+      after: '1-0@casino',
+    });
+    expect(foreign.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+  });
+
   it('holds no token and no secret', async () => {
     const secret = await loadInternalSecret(t.keysDir);
     const served = JSON.stringify(await sportsLog());
