@@ -230,6 +230,15 @@ function realmProbes(realm: string, someUser: string): Probe[] {
   ];
 }
 
+/** Reads of every realm at once: platform admins only. */
+const ALL_REALMS_PROBES: Probe[] = [
+  {
+    name: 'auditLog (all realms)',
+    query: `query { auditLog(allRealms: true, first: 200) { entries { realmId target changes { after } } nextCursor } }`,
+    variables: {},
+  },
+];
+
 /**
  * Configuration writes that name a realm, aimed at `realm`. Apart from
  * {@link realmProbes}, since one allowed would change the configuration.
@@ -621,6 +630,7 @@ describe('realm partitioning of stored keys (Redis)', () => {
         ...realmProbes(A, OTHER_USER),
         ...realmProbes('no-such-realm', USERS[B][0]!),
         ...[B, C, A, 'no-such-realm'].flatMap(configWriteProbes),
+        ...ALL_REALMS_PROBES,
       ],
       secrets,
     );
@@ -681,6 +691,7 @@ describe('realm partitioning of stored keys (Redis)', () => {
         ...realmProbes(C, USERS[C][0]!),
         ...realmProbes('no-such-realm', USERS[B][0]!),
         ...[B, C, 'no-such-realm'].flatMap(configWriteProbes),
+        ...ALL_REALMS_PROBES,
       ],
       secrets,
     );
