@@ -1,6 +1,7 @@
-// Checks docker-compose.yml, the Dockerfile and the NGINX configuration
+// Checks docker-compose.yml, the Dockerfile, the NGINX configuration
 // (deploy/nginx, with its includes resolved through the compose mounts)
-// against the code, so they fail here when the two drift apart. Nothing is
+// and the Prometheus scrape configuration (deploy/prometheus) against the
+// code, so they fail here when the two drift apart. Nothing is
 // started: there is no Docker here; nginx/nginx-routing.test.ts runs the
 // same NGINX configuration for real.
 import { readdir, readFile } from 'node:fs/promises';
@@ -113,6 +114,17 @@ function inCidr(address: string, cidr: string): boolean {
   const start = Math.floor(ipv4(base) / size) * size;
   const value = ipv4(address);
   return value >= start && value < start + size;
+}
+
+/** What the tests read of deploy/prometheus/prometheus.yml. */
+interface PrometheusConfig {
+  readonly rule_files?: string[];
+  readonly scrape_configs?: {
+    readonly job_name: string;
+    readonly metrics_path?: string;
+    readonly scheme?: string;
+    readonly static_configs?: { readonly targets?: string[] }[];
+  }[];
 }
 
 // ---------------------------------------------------------------- nginx
@@ -466,9 +478,108 @@ describe('docker-compose.yml, Dockerfile and nginx.conf match the code', () => {
     expect(find(httpsPort?.block, 'default')[0]?.args).toEqual([https]);
     expect(dependsOn(proxy)['gateway']).toBe('service_healthy');
     for (const [name, other] of Object.entries(services)) {
-      if (name !== 'nginx')
+      // Prometheus is published on the host's loopback only (below).
+      if (name !== 'nginx' && name !== 'prometheus')
         expect(other.ports, `${name} publishes no port`).toBeUndefined();
     }
+  });
+
+  describe('Prometheus', () => {
+    const prometheus = () => service('prometheus');
+    const mounts = () =>
+      volumeStrings(prometheus()).map((volume) => {
+        const [source = '', target = ''] = volume.split(':');
+        return { source, target };
+      });
+    /** The host file behind a path in the Prometheus container. */
+    const hostFile = (path: string) => {
+      const mount = mounts().find(
+        (m) => path === m.target || path.startsWith(`${m.target}/`),
+      );
+      if (!mount) throw new Error(`prometheus: nothing is mounted at ${path}`);
+      return `${root}${mount.source.replace(/^\.\//, '')}${path.slice(mount.target.length)}`;
+    };
+    const configPath = () => {
+      const flag = words(prometheus().command).find((w) =>
+        w.startsWith('--config.file='),
+      );
+      return flag?.slice('--config.file='.length) ?? '';
+    };
+    const loadConfig = async () =>
+      parse(await readFile(hostFile(configPath()), 'utf8')) as PrometheusConfig;
+    /** Every Node service and the port it serves /metrics on. */
+    const nodeServicePorts = () =>
+      Object.fromEntries(
+        nodeServiceNames().map((name) => {
+          const e = env(service(name));
+          const port =
+            name === 'gateway' ? e['PORT'] : e[`${name.toUpperCase()}_PORT`];
+          return [name, port ?? ''];
+        }),
+      );
+
+    it('runs a pinned image with deploy/prometheus mounted read-only, on loopback only', () => {
+      const p = prometheus();
+      expect(p.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+      expect(volumeStrings(p)).toContain(
+        './deploy/prometheus:/etc/prometheus:ro',
+      );
+      expect(configPath()).toBe('/etc/prometheus/prometheus.yml');
+      expect(hostFile(configPath())).toBe(
+        `${root}deploy/prometheus/prometheus.yml`,
+      );
+      expect((p.ports ?? []).map(String)).toEqual(['127.0.0.1:9090:9090']);
+      const deps = Object.keys(dependsOn(p));
+      for (const name of nodeServiceNames()) expect(deps, name).toContain(name);
+      expect(Object.keys(networks(p))).toEqual(
+        Object.keys(networks(service('gateway'))),
+      );
+    });
+
+    it('scrapes exactly the Node services, each on its own port at /metrics', async () => {
+      const config = await loadConfig();
+      const scraped: Record<string, string> = {};
+      for (const job of config.scrape_configs ?? []) {
+        expect(job.metrics_path ?? '/metrics', job.job_name).toBe('/metrics');
+        expect(job.scheme ?? 'http', job.job_name).toBe('http');
+        const targets = (job.static_configs ?? []).flatMap(
+          (c) => c.targets ?? [],
+        );
+        expect(targets, job.job_name).toHaveLength(1);
+        const [host = '', port = ''] = (targets[0] ?? '').split(':');
+        // Each job is named after the compose service it scrapes.
+        expect(host, job.job_name).toBe(job.job_name);
+        scraped[host] = port;
+      }
+      expect(scraped).toEqual(nodeServicePorts());
+      for (const name of Object.keys(scraped)) {
+        expect(Object.keys(networks(service(name))), name).toEqual(
+          Object.keys(networks(prometheus())),
+        );
+      }
+    });
+
+    it('loads rule files that exist in the mounted folder, the alert rules among them', async () => {
+      const config = await loadConfig();
+      const configDir = configPath().slice(0, configPath().lastIndexOf('/'));
+      const loaded: string[] = [];
+      for (const pattern of config.rule_files ?? []) {
+        const file = hostFile(
+          pattern.startsWith('/') ? pattern : `${configDir}/${pattern}`,
+        );
+        const slash = file.lastIndexOf('/');
+        const [dir, name] = [file.slice(0, slash), file.slice(slash + 1)];
+        const matcher = new RegExp(
+          `^${name.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`,
+        );
+        const names = (await readdir(dir)).filter((n) => matcher.test(n));
+        expect(names.length, `rule_files ${pattern}`).toBeGreaterThan(0);
+        loaded.push(...names.map((n) => `${dir}/${n}`));
+      }
+      expect(loaded).toContain(
+        `${root}deploy/prometheus/rules/realms.rules.yml`,
+      );
+    });
   });
 
   it('copies every workspace manifest before npm ci in the Dockerfile', () => {
