@@ -22,6 +22,7 @@ import {
   IDENTITY_HEADER,
   injectTraceContext,
   REQUEST_ID_HEADER,
+  realmLabel,
   requestMetricsPlugin,
   ServiceMetrics,
   startServiceHttpServer,
@@ -45,6 +46,7 @@ import { REQUEST_LIMITS, requestLimits } from './protection/request-limits.js';
 import { startReadCache } from './read-cache/read-cache.js';
 import { withVerifiedTokenCache } from './read-cache/verified-tokens.js';
 import { readCachePlugin } from './read-cache/read-cache-plugin.js';
+import { readShortcut } from './read-cache/read-shortcut.js';
 import type { ResponseCacheOptions } from './read-cache/response-cache.js';
 import {
   attachSubscriptionServer,
@@ -395,6 +397,28 @@ export async function startGateway(
       serviceName: 'gateway',
       maxBodyBytes: options.maxBodyBytes,
       routes: { '/metrics': metrics.route() },
+      ...(readCache
+        ? {
+            shortcut: readShortcut(readCache.cache, {
+              version: () => options.liveCatalog?.version ?? 0,
+              onHit: ({ context, operationName, seconds }) => {
+                metrics.gateway.readCacheLookups.inc({ result: 'hit' });
+                const labels = {
+                  realm: realmLabel(
+                    context.realm?.id,
+                    options.catalog().realmIds,
+                  ),
+                  operation: operationName
+                    ? metrics.requests.operationNames.of(operationName)
+                    : 'anonymous',
+                  outcome: 'success',
+                };
+                metrics.requests.total.inc(labels);
+                metrics.requests.durationSeconds.observe(labels, seconds);
+              },
+            }),
+          }
+        : {}),
       readiness: () => readiness(options),
       context: async ({ raw, requestId }) => {
         const logger = options.logger.child({ requestId });

@@ -65,6 +65,45 @@ describe('the gateway read cache', () => {
     expect(await counting(() => read('sports', 'alice'))).toBe(0);
   });
 
+  it('answers a repeated read before Apollo Server, exactly as Apollo Server would', async () => {
+    const token = await t.token('sports', 'gus');
+    const send = (accept?: string) =>
+      fetch(t.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-client-id': 'sports',
+          authorization: `Bearer ${token}`,
+          ...(accept ? { accept } : {}),
+        },
+        body: JSON.stringify({ query: READ, operationName: null }),
+      });
+    const shape = async (response: Response) => ({
+      status: response.status,
+      contentType: response.headers.get('content-type'),
+      cacheControl: response.headers.get('cache-control'),
+      body: await response.text(),
+    });
+
+    // The first read runs the whole pipeline; it fills the cache.
+    const first = await shape(await send());
+    expect(first.status).toBe(200);
+    expect(first.body).toMatch(/^\{"data":\{"myPreferences":.*\}\n$/);
+    const requests = await counting(async () => {
+      const again = await shape(await send());
+      expect(again).toEqual(first);
+    });
+    expect(requests).toBe(0);
+
+    // A media type only Apollo Server negotiates goes through it, cached
+    // or not, with the content type it chooses.
+    const negotiated = await send('application/graphql-response+json');
+    expect(negotiated.headers.get('content-type')).toBe(
+      'application/graphql-response+json; charset=utf-8',
+    );
+    expect(await negotiated.text()).toBe(first.body);
+  });
+
   it("never serves one user's or realm's answer to another", async () => {
     const token = await t.token('sports', 'carol');
     await graphql(

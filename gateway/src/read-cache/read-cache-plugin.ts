@@ -62,11 +62,10 @@ export function readCachePlugin(
             return null;
           plan = planRead(
             operation,
-            request.variables ?? {},
+            request,
             contextValue,
             config.version(),
             cache,
-            request.query ?? '',
           );
           if (!plan) return null;
           const cached = cache.get(plan.key);
@@ -101,12 +100,16 @@ export function readCachePlugin(
 
 function planRead(
   operation: OperationDefinitionNode,
-  variables: Record<string, unknown>,
+  request: {
+    query?: string | undefined;
+    operationName?: string | undefined;
+    variables?: Record<string, unknown> | undefined;
+  },
   context: GatewayContext,
   version: number,
   cache: ResponseCache,
-  query: string,
 ): CachePlan | null {
+  const variables = request.variables ?? {};
   const realm = context.realm?.id ?? '';
   const dependsOn: string[] = [];
   for (const selection of operation.selectionSet.selections) {
@@ -124,21 +127,41 @@ function planRead(
       dependsOn.push(id);
     }
   }
+  const key = readCacheKey(context, version, request);
+  return { key, dependsOn, snapshot: cache.snapshot(dependsOn) };
+}
+
+/**
+ * The key of a read: everything that can change its answer. It is made
+ * of the request as sent (query text, operation name and variables as
+ * the client wrote them, not as parsed), so that a repeated request can
+ * be looked up before it is parsed at all (see read-shortcut.ts). A
+ * different spelling of the same query is a different key: a miss, never
+ * a wrong answer.
+ */
+export function readCacheKey(
+  context: Pick<GatewayContext, 'realm' | 'identity'>,
+  version: number,
+  request: {
+    query?: string | undefined;
+    operationName?: string | undefined;
+    variables?: Record<string, unknown> | undefined;
+  },
+): string {
   const identity = context.identity;
-  const key = createHash('sha256')
+  return createHash('sha256')
     .update(
       JSON.stringify([
-        realm,
+        context.realm?.id ?? '',
         identity?.userId ?? null,
         identity ? [...identity.roles].sort() : null,
         version,
-        query,
-        operation.name?.value ?? null,
-        variables,
+        request.query ?? '',
+        request.operationName ?? null,
+        request.variables ?? {},
       ]),
     )
     .digest('base64url');
-  return { key, dependsOn, snapshot: cache.snapshot(dependsOn) };
 }
 
 /**

@@ -45,6 +45,14 @@ export class ResponseCache {
   constructor(private readonly options: ResponseCacheOptions) {}
 
   get(key: string, nowMs = Date.now()): FormattedExecutionResult | null {
+    const json = this.getJson(key, nowMs);
+    return json === null
+      ? null
+      : (JSON.parse(json) as FormattedExecutionResult);
+  }
+
+  /** The cached response as its JSON text, for answering without parsing. */
+  getJson(key: string, nowMs = Date.now()): string | null {
     const entry = this.entries.get(key);
     if (!entry || entry.expiresAtMs <= nowMs) {
       if (entry) this.delete(key);
@@ -55,7 +63,7 @@ export class ResponseCache {
     this.entries.delete(key);
     this.entries.set(key, entry);
     this.hits += 1;
-    return JSON.parse(entry.json) as FormattedExecutionResult;
+    return entry.json;
   }
 
   /** What a read must present to `set`: the generations it started with. */
