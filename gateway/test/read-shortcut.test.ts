@@ -41,6 +41,8 @@ function setUp(version = 7) {
       ANSWER,
       ['sports:alice'],
       cache.snapshot(['sports:alice']),
+      Date.now(),
+      request.operationName ?? null,
     );
   const ask = (
     body: unknown,

@@ -91,7 +91,14 @@ export function readCachePlugin(
           if (!plan || response.body.kind !== 'single') return;
           const result = response.body.singleResult;
           if (result.errors && result.errors.length > 0) return;
-          cache.set(plan.key, result, plan.dependsOn, plan.snapshot);
+          cache.set(
+            plan.key,
+            result,
+            plan.dependsOn,
+            plan.snapshot,
+            Date.now(),
+            operation?.name?.value ?? null,
+          );
         },
       };
     },

@@ -72,13 +72,14 @@ export function readShortcut(
     }
     if (!gateway.realm || gateway.realmError) return null;
 
-    const json = cache.getJson(
+    const answer = cache.getAnswer(
       readCacheKey(gateway, options.version(), request),
     );
-    if (json === null) return null;
+    if (answer === null) return null;
     options.onHit({
       context: gateway,
-      operationName: request.operationName ?? null,
+      // As Apollo Server names it: the document's, not the request's.
+      operationName: answer.operationName,
       seconds: (performance.now() - started) / 1000,
     });
     return {
@@ -88,7 +89,7 @@ export function readShortcut(
         'cache-control': 'no-store',
       },
       // Apollo Server's own serialisation ends with a newline.
-      body: `${json}\n`,
+      body: `${answer.json}\n`,
     };
   };
 }

@@ -14,6 +14,8 @@ const MAX_TRACKED_PREFERENCES = 200_000;
  */
 interface Entry {
   readonly json: string;
+  /** The name of the operation it answered, for metrics labels. */
+  readonly operationName: string | null;
   readonly dependsOn: readonly string[];
   readonly expiresAtMs: number;
 }
@@ -45,14 +47,20 @@ export class ResponseCache {
   constructor(private readonly options: ResponseCacheOptions) {}
 
   get(key: string, nowMs = Date.now()): FormattedExecutionResult | null {
-    const json = this.getJson(key, nowMs);
-    return json === null
+    const answer = this.getAnswer(key, nowMs);
+    return answer === null
       ? null
-      : (JSON.parse(json) as FormattedExecutionResult);
+      : (JSON.parse(answer.json) as FormattedExecutionResult);
   }
 
-  /** The cached response as its JSON text, for answering without parsing. */
-  getJson(key: string, nowMs = Date.now()): string | null {
+  /**
+   * The cached response as its JSON text, with the name of the operation
+   * it answered: for answering without parsing the request.
+   */
+  getAnswer(
+    key: string,
+    nowMs = Date.now(),
+  ): { readonly json: string; readonly operationName: string | null } | null {
     const entry = this.entries.get(key);
     if (!entry || entry.expiresAtMs <= nowMs) {
       if (entry) this.delete(key);
@@ -63,7 +71,7 @@ export class ResponseCache {
     this.entries.delete(key);
     this.entries.set(key, entry);
     this.hits += 1;
-    return entry.json;
+    return entry;
   }
 
   /** What a read must present to `set`: the generations it started with. */
@@ -81,11 +89,13 @@ export class ResponseCache {
     dependsOn: readonly string[],
     snapshot: string,
     nowMs = Date.now(),
+    operationName: string | null = null,
   ): boolean {
     if (this.snapshot(dependsOn) !== snapshot) return false;
     this.delete(key);
     this.entries.set(key, {
       json: JSON.stringify(result),
+      operationName,
       dependsOn,
       expiresAtMs: nowMs + this.options.ttlMs,
     });
