@@ -2,3 +2,4 @@ export * from './gateway-server.js';
 export * from './realm-routing/realm-router.js';
 export * from './auth/authenticate.js';
 export * from './supergraph/compose.js';
+export * from './subscriptions/subscription-reporter.js';

@@ -82,7 +82,12 @@ export async function migrateAllStoredValues(
               ? { realmPatch, globalPatch }
               : null;
           },
-          { actor: 'migrate', requestId: `migrate-${randomUUID()}` },
+          {
+            actor: 'migrate',
+            requestId: `migrate-${randomUUID()}`,
+            // Moving stored values is no one's use of the realm.
+            countsAsUsage: false,
+          },
           options.realms,
         );
         if (outcome.events.length > 0) migrated += 1;

@@ -2,6 +2,7 @@ import '@realms/platform/telemetry';
 import {
   readSupergraph,
   startGateway,
+  SubscriptionReporter,
   SUBGRAPHS,
   trustedProxiesFromEnv,
   type GatewayOptions,
@@ -18,6 +19,8 @@ import {
   RealmTokenVerifier,
   ServiceMetrics,
   startSubgraph,
+  UserAccessRegistry,
+  UserAdmin,
   type Logger,
   type PreferenceCatalog,
   type RunningServer,
@@ -58,6 +61,10 @@ export interface RunningSystem {
   readonly liveCatalog: LiveCatalog;
   readonly preferences: PreferenceService;
   readonly state: StateBackend;
+  /** Who is disabled and which roles were granted, as this process knows. */
+  readonly access: UserAccessRegistry;
+  /** Reports the gateway's open subscriptions (tests report on demand). */
+  readonly subscriptionReporter: SubscriptionReporter;
   /** The subgraphs' HTTP servers (tests count the requests they get). */
   readonly subgraphServers: ReadonlyMap<SubgraphName, RunningServer>;
   /** Stops one subgraph (tests use it to see readiness fail). */
@@ -71,6 +78,10 @@ export interface SubgraphRuntime {
   readonly state: StateBackend;
   readonly preferences: PreferenceService;
   readonly signer: IdentitySigner;
+  /** Users' access as admins set it, kept current through the bus. */
+  readonly access: UserAccessRegistry;
+  /** The admin API's user management, overview and usage. */
+  readonly userAdmin: UserAdmin;
 }
 
 /** Loads the schema, opens state, and reads the internal secret. */
@@ -105,7 +116,19 @@ export async function openSubgraphRuntime(options: {
     migrations: () => catalog.migrations,
   });
   const signer = new IdentitySigner(await loadInternalSecret(options.keysDir));
-  return { catalog, state, preferences, signer };
+  const access = await UserAccessRegistry.open({
+    store: state.store,
+    bus: state.bus,
+    realmIds: () => catalog.get().realmIds,
+    logger: options.logger,
+  });
+  const userAdmin = new UserAdmin({
+    store: state.store,
+    bus: state.bus,
+    access,
+    logger: options.logger,
+  });
+  return { catalog, state, preferences, signer, access, userAdmin };
 }
 
 /** `CHANGE_LOG_MAX_LENGTH`: changes kept per realm, if set. */
@@ -143,6 +166,7 @@ export function serveSubgraph(
         versions: runtime.state.configVersions,
         store: runtime.state.store,
       }),
+      userAdmin: runtime.userAdmin,
     },
     port,
     host,
@@ -190,7 +214,8 @@ export async function startSystem(
       verifier: await RealmTokenVerifier.load(
         runtime.catalog.get().realms.values(),
         options.keysDir,
-        { logger: options.logger },
+        // The gateway and the subgraphs share this process's registry.
+        { logger: options.logger, access: runtime.access },
       ),
       signer: runtime.signer,
       trustedProxies: options.trustedProxies ?? trustedProxiesFromEnv(),
@@ -213,6 +238,12 @@ export async function startSystem(
     options.ports.gateway,
     host,
   );
+  const subscriptionReporter = SubscriptionReporter.start({
+    store: runtime.state.store,
+    metrics: gatewayMetrics.gateway,
+    realmIds: () => runtime.catalog.get().realmIds,
+    logger: options.logger,
+  });
 
   return {
     gatewayUrl: gateway.url,
@@ -223,14 +254,18 @@ export async function startSystem(
     liveCatalog: runtime.catalog,
     preferences: runtime.preferences,
     state: runtime.state,
+    access: runtime.access,
+    subscriptionReporter,
     subgraphServers: subgraphs,
     stopSubgraph: async (name) => {
       await subgraphs.get(name)?.close();
       subgraphs.delete(name);
     },
     close: async () => {
+      await subscriptionReporter.close();
       await gateway.close();
       for (const server of subgraphs.values()) await server.close();
+      await runtime.access.close();
       await runtime.catalog.close();
       await runtime.state.close();
     },

@@ -39,3 +39,6 @@ export * from './metrics/labels.js';
 export * from './metrics/service-metrics.js';
 export * from './metrics/redis-instrumentation.js';
 export * from './metrics/request-metrics-plugin.js';
+export * from './storage/admin-state.js';
+export * from './identity/user-access.js';
+export * from './admin/user-admin.js';

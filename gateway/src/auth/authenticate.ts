@@ -21,7 +21,10 @@ export async function authenticate(
 
 /**
  * Verifies `Bearer <token>` (HTTP header or WebSocket connection param).
- * Null for no credentials; UNAUTHENTICATED for malformed or bad ones.
+ * Null for no credentials; UNAUTHENTICATED for malformed or bad ones, and
+ * for a user an admin disabled in the realm. The identity has the roles
+ * admins granted or revoked there: applied here, on every request, after
+ * the token check (which may be cached), so a change counts at once.
  */
 export async function verifyBearer(
   credentials: unknown,
@@ -37,5 +40,5 @@ export async function verifyBearer(
   if (!match?.[1]) {
     throw unauthenticated('Send the token as "Bearer <token>".');
   }
-  return verifier.verify(match[1], realmId);
+  return verifier.admit(await verifier.verify(match[1], realmId));
 }

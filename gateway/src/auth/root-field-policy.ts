@@ -21,6 +21,11 @@ import type { GatewayContext } from '../gateway-server.js';
 export const ROOT_FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
   realmPreferences: ['realm-admin', 'platform-admin'],
   auditLog: ['realm-admin', 'platform-admin'],
+  realmOverview: ['realm-admin', 'platform-admin'],
+  searchPreferences: ['realm-admin', 'platform-admin'],
+  realmUsers: ['realm-admin', 'platform-admin'],
+  userAccess: ['realm-admin', 'platform-admin'],
+  realmUsage: ['realm-admin', 'platform-admin'],
 };
 
 /** Refuses an operation whose root fields the caller's roles do not reach. */

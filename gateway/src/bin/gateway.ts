@@ -12,8 +12,10 @@ import {
   ServiceMetrics,
   openState,
   startTracing,
+  UserAccessRegistry,
 } from '@realms/platform';
 import { startGateway } from '../gateway-server.js';
+import { SubscriptionReporter } from '../subscriptions/subscription-reporter.js';
 import { trustedProxiesFromEnv } from '../realm-routing/realm-router.js';
 import {
   readSupergraph,
@@ -57,6 +59,16 @@ try {
   const files = live ? null : await loadCatalog();
   const catalog = () => live?.get() ?? (files as PreferenceCatalog);
   if (!production) await ensureDevKeys(catalog().realms.values());
+  // Disabled users and granted roles, from the same store the subgraphs
+  // write; without Redis there is no admin API to change them.
+  const access = state
+    ? await UserAccessRegistry.open({
+        store: state.store,
+        bus: state.bus,
+        realmIds: () => catalog().realmIds,
+        logger,
+      })
+    : null;
 
   const gateway = await startGateway(
     {
@@ -68,6 +80,7 @@ try {
         undefined,
         {
           logger,
+          ...(access ? { access } : {}),
         },
       ),
       signer: new IdentitySigner(await loadInternalSecret()),
@@ -86,9 +99,19 @@ try {
     process.env['HOST'] ?? '127.0.0.1',
   );
   logger.info({ url: gateway.url, subgraphUrls }, 'gateway listening');
+  const reporter = state
+    ? SubscriptionReporter.start({
+        store: state.store,
+        metrics: metrics.gateway,
+        realmIds: () => catalog().realmIds,
+        logger,
+      })
+    : null;
 
   const stop = async () => {
+    await reporter?.close();
     await gateway.close();
+    await access?.close();
     await live?.close();
     await state?.close();
     await tracing?.shutdown();

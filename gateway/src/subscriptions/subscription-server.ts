@@ -16,6 +16,7 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CLOSE_CODES,
+  DISABLED_USER_MESSAGE,
   MAX_JSON_NESTING,
   nestingExceeds,
   realmsError,
@@ -324,7 +325,13 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
       },
 
       onNext: (ctx, _id, _payload, args) => {
-        const { feed } = args.contextValue as OperationContext;
+        const { feed, gateway } = args.contextValue as OperationContext;
+        // A user disabled since subscribing gets nothing more.
+        if (gateway.identity && !options.verifier.stillAdmits(gateway.identity))
+          ctx.extra.socket.close(
+            CLOSE_CODES.UNAUTHORIZED.code,
+            DISABLED_USER_MESSAGE,
+          );
         if (feed) measured.delivered(feed);
         if (ctx.extra.socket.bufferedAmount > maxBuffered)
           closeSlowConsumer(ctx.extra);

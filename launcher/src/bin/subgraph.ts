@@ -41,6 +41,7 @@ try {
   logger.info({ url: server.url }, 'subgraph listening');
   const stop = async () => {
     await server.close();
+    await runtime.access.close();
     await runtime.catalog.close();
     await runtime.state.close();
     await tracing?.shutdown();

@@ -115,6 +115,16 @@ const PROBED_ROOT_FIELDS = [
   'auditLog',
   'realmConfig',
   'updateRealmConfig',
+  'realmOverview',
+  'searchPreferences',
+  'realmUsers',
+  'userAccess',
+  'realmUsage',
+  'grantRealmRole',
+  'revokeRealmRole',
+  'disableUser',
+  'enableUser',
+  'erasePreferences',
   'setPreferences',
   'resetPreferences',
   'updateSportsPreferences',
@@ -226,6 +236,68 @@ function realmProbes(realm: string, someUser: string): Probe[] {
     probe(
       'realmConfig',
       `query ($realm: ID) { realmConfig(realm: $realm) { realmId version fields overrides locked required theme } }`,
+    ),
+    probe(
+      'realmOverview',
+      `query ($realm: ID) { realmOverview(realm: $realm) { realmId users writesLastHour writesLastDay activeSubscriptions } }`,
+    ),
+    probe(
+      'searchPreferences',
+      `query ($realm: ID) { searchPreferences(realm: $realm, key: "displayName") { items { preference { ${PREFERENCE_FIELDS} } value source } scanned nextCursor } }`,
+    ),
+    probe(
+      'searchPreferences (by value, after a user)',
+      `query ($realm: ID, $value: JSON, $after: String) { searchPreferences(realm: $realm, key: "displayName", value: $value, after: $after) { items { preference { id } value } nextCursor } }`,
+      { value: marker(someUser), after: `${realm}:${someUser}` },
+    ),
+    probe(
+      'realmUsers',
+      `query ($realm: ID) { realmUsers(realm: $realm) { items { userId preference { ${PREFERENCE_FIELDS} } access { disabled grantedRoles revokedRoles } } nextCursor } }`,
+    ),
+    probe(
+      'userAccess',
+      `query ($realm: ID, $userId: ID!) { userAccess(realm: $realm, userId: $userId) { realmId userId disabled grantedRoles revokedRoles updatedAt } }`,
+      { userId: someUser },
+    ),
+    probe(
+      'realmUsage',
+      `query ($realm: ID) { realmUsage(realm: $realm, days: 35, topKeys: 50) { realmId date writes activeUsers topKeys { key writes } } }`,
+    ),
+  ];
+}
+
+/**
+ * User-management writes that name a realm and a user, aimed at `realm`.
+ * Apart from {@link realmProbes}, since one allowed would change access
+ * or erase values.
+ */
+function userWriteProbes(realm: string, someUser: string): Probe[] {
+  const probe = (name: string, query: string, extra = {}): Probe => ({
+    name,
+    query,
+    variables: { realm, userId: someUser, ...extra },
+  });
+  const access = 'realmId userId disabled grantedRoles revokedRoles';
+  return [
+    probe(
+      'grantRealmRole',
+      `mutation ($realm: ID, $userId: ID!) { grantRealmRole(realm: $realm, userId: $userId, role: REALM_ADMIN) { ${access} } }`,
+    ),
+    probe(
+      'revokeRealmRole',
+      `mutation ($realm: ID, $userId: ID!) { revokeRealmRole(realm: $realm, userId: $userId, role: REALM_ADMIN) { ${access} } }`,
+    ),
+    probe(
+      'disableUser',
+      `mutation ($realm: ID, $userId: ID!) { disableUser(realm: $realm, userId: $userId) { ${access} } }`,
+    ),
+    probe(
+      'enableUser',
+      `mutation ($realm: ID, $userId: ID!) { enableUser(realm: $realm, userId: $userId) { ${access} } }`,
+    ),
+    probe(
+      'erasePreferences',
+      `mutation ($realm: ID, $userId: ID!) { erasePreferences(realm: $realm, userId: $userId) { preferenceId erasedKeys auditId } }`,
     ),
   ];
 }
@@ -630,6 +702,10 @@ describe('realm partitioning of stored keys (Redis)', () => {
         ...realmProbes(A, OTHER_USER),
         ...realmProbes('no-such-realm', USERS[B][0]!),
         ...[B, C, A, 'no-such-realm'].flatMap(configWriteProbes),
+        ...userWriteProbes(B, USERS[B][0]!),
+        ...userWriteProbes(C, USERS[C][0]!),
+        ...userWriteProbes(A, OTHER_USER),
+        ...userWriteProbes('no-such-realm', USERS[B][0]!),
         ...ALL_REALMS_PROBES,
       ],
       secrets,
@@ -691,6 +767,9 @@ describe('realm partitioning of stored keys (Redis)', () => {
         ...realmProbes(C, USERS[C][0]!),
         ...realmProbes('no-such-realm', USERS[B][0]!),
         ...[B, C, 'no-such-realm'].flatMap(configWriteProbes),
+        ...userWriteProbes(B, USERS[B][0]!),
+        ...userWriteProbes(C, USERS[C][0]!),
+        ...userWriteProbes('no-such-realm', USERS[B][0]!),
         ...ALL_REALMS_PROBES,
       ],
       secrets,

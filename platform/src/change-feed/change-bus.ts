@@ -6,6 +6,7 @@ import {
   changeChannel,
   type ConfigChangeEvent,
   type PreferenceChangeEvent,
+  type UserAccessChangeEvent,
 } from './change-event.js';
 
 /** Called with each change event of a subscribed realm. */
@@ -25,6 +26,25 @@ export interface ChangeBusOptions {
 
 /** The channel that announces new configuration versions. */
 const CONFIG_CHANNEL = 'realms.config-changed';
+
+/** The channel that announces changes of users' access. */
+const ACCESS_CHANNEL = 'realms.user-access-changed';
+
+function isAccessChangeEvent(
+  payload: unknown,
+): payload is UserAccessChangeEvent {
+  const event = payload as Partial<UserAccessChangeEvent> | null;
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    event.type === 'user-access.changed' &&
+    typeof event.namespace === 'string' &&
+    typeof event.realm === 'string' &&
+    typeof event.userId === 'string' &&
+    typeof event.access === 'object' &&
+    event.access !== null
+  );
+}
 
 function isConfigChangeEvent(payload: unknown): payload is ConfigChangeEvent {
   return (
@@ -95,6 +115,19 @@ export class ChangeBus {
     onEvent: (event: ConfigChangeEvent) => void,
   ): Promise<() => Promise<void>> {
     return this.listen(CONFIG_CHANNEL, isConfigChangeEvent, onEvent, {});
+  }
+
+  /** Announces that a user's access changed, to every process. */
+  async publishAccessChange(event: UserAccessChangeEvent): Promise<void> {
+    const payload: unknown = JSON.parse(JSON.stringify(event));
+    await this.engine.publish(ACCESS_CHANNEL, payload);
+  }
+
+  /** Calls `onEvent` with each access change from now on. */
+  subscribeAccessChanges(
+    onEvent: (event: UserAccessChangeEvent) => void,
+  ): Promise<() => Promise<void>> {
+    return this.listen(ACCESS_CHANNEL, isAccessChangeEvent, onEvent, {});
   }
 
   private async listen<T>(

@@ -65,18 +65,66 @@ export function changeChannel(realm: string): string {
  * which plain string order would get wrong.
  */
 export function compareCursors(a: string, b: string): number {
-  const position = (cursor: string) =>
-    cursor
-      .slice(cursor.lastIndexOf('/') + 1)
-      .split('-')
-      .map((part) => BigInt(/^\d+$/.test(part) ? part : '0'));
-  const [pa, pb] = [position(a), position(b)];
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? 0n;
-    const y = pb[i] ?? 0n;
+  // Runs for every event and subscriber: compares the digits in place,
+  // without splitting the strings or converting them to numbers.
+  let i = a.lastIndexOf('/') + 1;
+  let j = b.lastIndexOf('/') + 1;
+  while (i <= a.length || j <= b.length) {
+    const endA = partEnd(a, i);
+    const endB = partEnd(b, j);
+    const order = compareDigits(a, i, endA, b, j, endB);
+    if (order !== 0) return order;
+    i = endA + 1;
+    j = endB + 1;
+  }
+  return 0;
+}
+
+/** Where the dash-separated part starting at `start` ends. */
+function partEnd(cursor: string, start: number): number {
+  if (start > cursor.length) return start;
+  const dash = cursor.indexOf('-', start);
+  return dash < 0 ? cursor.length : dash;
+}
+
+/**
+ * Orders two parts as integers: one that is not all digits (or missing)
+ * counts as 0, leading zeros do not count.
+ */
+function compareDigits(
+  a: string,
+  startA: number,
+  endA: number,
+  b: string,
+  startB: number,
+  endB: number,
+): number {
+  const fromA = significantStart(a, startA, endA);
+  const fromB = significantStart(b, startB, endB);
+  const lengthA = fromA < 0 ? 0 : endA - fromA;
+  const lengthB = fromB < 0 ? 0 : endB - fromB;
+  if (lengthA !== lengthB) return lengthA < lengthB ? -1 : 1;
+  for (let k = 0; k < lengthA; k++) {
+    const x = a.charCodeAt(fromA + k);
+    const y = b.charCodeAt(fromB + k);
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
+}
+
+/**
+ * Where a part's digits start once leading zeros are skipped (`end` for
+ * zero); -1 when the part is empty or not all digits.
+ */
+function significantStart(s: string, start: number, end: number): number {
+  if (start >= end) return -1;
+  let from = end;
+  for (let k = end - 1; k >= start; k--) {
+    const code = s.charCodeAt(k);
+    if (code < 48 || code > 57) return -1;
+    if (code !== 48) from = k;
+  }
+  return from;
 }
 
 /**
@@ -95,4 +143,25 @@ export interface ConfigChangeEvent {
   readonly actor: string;
   readonly at: string;
   readonly comment: string | null;
+}
+
+/**
+ * An admin changed a user's access in a realm (disabled, enabled, a role
+ * granted or revoked). Processes of the same deployment (the same store
+ * `namespace`) take `access` at once; an event of another deployment
+ * sharing the Redis is ignored.
+ */
+export interface UserAccessChangeEvent {
+  readonly type: 'user-access.changed';
+  /** The store namespace (Redis key prefix) the change was stored in. */
+  readonly namespace: string;
+  readonly realm: string;
+  readonly userId: string;
+  /** The user's access after the change, as stored. */
+  readonly access: {
+    readonly disabled: boolean;
+    readonly grantedRoles: readonly string[];
+    readonly revokedRoles: readonly string[];
+    readonly updatedAt: string | null;
+  };
 }

@@ -10,8 +10,9 @@ export const CLOSE_CODES = {
     code: 4401,
     description:
       'The token in `connectionParams.authorization` is missing its ' +
-      "realm's trust (expired, wrong key, another realm's). Get a new token " +
-      'and reconnect.',
+      "realm's trust (expired, wrong key, another realm's), or its user was " +
+      'disabled in the realm (also closing a connection that was open). ' +
+      'Get a new token and reconnect.',
   },
   SLOW_CONSUMER: {
     code: 4413,

@@ -164,7 +164,26 @@ export async function rotateDevKey(
 }
 
 /** Options of `RealmTokenVerifier.load`; see `KeySetOptions`. */
-export type RealmTokenVerifierOptions = KeySetOptions;
+export interface RealmTokenVerifierOptions extends KeySetOptions {
+  /**
+   * What admins changed about users (see user-access.ts), applied by
+   * `admit` to a verified token's identity, so a disabled user's tokens
+   * are refused and granted or revoked roles count. Without it, a token's
+   * claims are all there is.
+   */
+  readonly access?: IdentityAccess;
+}
+
+/** Turns the identity a token claims into the one it stands for now. */
+export interface IdentityAccess {
+  /**
+   * The identity with the roles admins granted or revoked in its realm;
+   * throws UNAUTHENTICATED when the user is disabled there.
+   */
+  apply(identity: Identity): Identity;
+  /** Whether the user is disabled in the realm (no allocation). */
+  isDisabled(realm: string, userId: string): boolean;
+}
 
 interface RealmTrust {
   readonly realm: RealmConfig;
@@ -182,6 +201,7 @@ export class RealmTokenVerifier {
   private constructor(
     private readonly realms: ReadonlyMap<string, RealmTrust>,
     private readonly logger: Logger | undefined,
+    private readonly access: IdentityAccess | undefined,
   ) {}
 
   /**
@@ -211,7 +231,7 @@ export class RealmTokenVerifier {
       const keys = await openKeySet(realm.id, source, options);
       trusted.set(realm.id, { realm, keys, clockToleranceSeconds });
     }
-    return new RealmTokenVerifier(trusted, options.logger);
+    return new RealmTokenVerifier(trusted, options.logger, options.access);
   }
 
   /**
@@ -245,6 +265,26 @@ export class RealmTokenVerifier {
     }
 
     return identityOf(payload, realmId);
+  }
+
+  /**
+   * The identity a verified token stands for now, as admins left it:
+   * roles granted or revoked in its realm applied, UNAUTHENTICATED when
+   * its user is disabled there. Apart from `verify`, whose answer callers
+   * may cache (it depends on the token alone): this is a map lookup, asked
+   * on every request, so an admin's change counts at once.
+   */
+  admit(identity: Identity): Identity {
+    return this.access ? this.access.apply(identity) : identity;
+  }
+
+  /**
+   * Whether an identity this verifier returned still stands: false once
+   * its user was disabled in its realm. A map lookup, for long-lived
+   * connections to ask before each delivery.
+   */
+  stillAdmits(identity: Identity): boolean {
+    return !this.access?.isDisabled(identity.realm, identity.userId);
   }
 
   /** A message that helps the caller without revealing key material. */

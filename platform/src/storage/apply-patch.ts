@@ -340,3 +340,40 @@ export function invalidCursor(realm: string, cursor: string): GraphQLError {
     { cursor },
   );
 }
+
+/**
+ * The change event of an erasure in `realm`: the erased keys, no values.
+ * Its version is the preference's after the erasure (the global layer's).
+ */
+export function erasureEventBody(
+  realm: string,
+  userId: string,
+  erasedKeys: readonly string[],
+  meta: { readonly actor: string; readonly requestId: string },
+  at: string,
+): ChangeEventBody {
+  return {
+    type: 'preference.changed',
+    realm,
+    userId,
+    preferenceId: preferenceId(realm, userId),
+    changedKeys: [...erasedKeys],
+    actor: meta.actor,
+    originRealm: realm,
+    at,
+    requestId: meta.requestId,
+  };
+}
+
+/**
+ * The audit changes of an erasure: each erased key with neither value, so
+ * the log does not keep what the erasure removed.
+ */
+export function erasureAuditChanges(erasedKeys: readonly string[]) {
+  return erasedKeys.map((key) => ({
+    key,
+    layer: 'REALM' as const,
+    before: null,
+    after: null,
+  }));
+}

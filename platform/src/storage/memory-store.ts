@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   auditRetentionMs,
   DEFAULT_AUDIT_RETENTION_DAYS,
@@ -15,6 +16,8 @@ import {
   cursorPosition,
   DEFAULT_MAX_WRITE_ATTEMPTS,
   EMPTY_LAYER,
+  erasureAuditChanges,
+  erasureEventBody,
   invalidCursor,
   writeWithRetry,
   type AppliedWrite,
@@ -34,6 +37,22 @@ import {
   type AuditDraft,
   type AuditPosition,
 } from './audit-entries.js';
+import {
+  accessAuditChanges,
+  applyAccessChange,
+  DEFAULT_ACCESS,
+  isDefaultAccess,
+  recentUsageDates,
+  USAGE_RETENTION_DAYS,
+  usageDate,
+  type AccessUpdateOutcome,
+  type AdminAuditInput,
+  type ErasureOutcome,
+  type RecentWrites,
+  type UsageDay,
+  type UserAccess,
+  type UserAccessChange,
+} from './admin-state.js';
 import type {
   ChangeLogSlice,
   PreferenceStore,
@@ -158,18 +177,96 @@ class AuditEntries {
   }
 }
 
+/** One realm's usage on one day; users are kept exactly (memory only). */
+interface DayUsage {
+  writes: number;
+  readonly users: Set<string>;
+  readonly keys: Map<string, number>;
+}
+
+const MS_PER_MINUTE = 60_000;
+const MINUTES_PER_DAY = 24 * 60;
+
+/**
+ * One realm's usage: per day (kept {@link USAGE_RETENTION_DAYS} days) and
+ * per minute for the trailing day. Pruned as it is written.
+ */
+class RealmUsage {
+  private readonly days = new Map<string, DayUsage>();
+  private readonly minutes = new Map<number, number>();
+
+  record(userId: string, keys: readonly string[], at: Date): void {
+    const date = usageDate(at);
+    let day = this.days.get(date);
+    if (!day) {
+      day = { writes: 0, users: new Set(), keys: new Map() };
+      this.days.set(date, day);
+      const oldest = recentUsageDates(at, USAGE_RETENTION_DAYS).at(-1) ?? '';
+      for (const old of this.days.keys()) {
+        if (old < oldest) this.days.delete(old);
+      }
+    }
+    day.writes += 1;
+    day.users.add(userId);
+    for (const key of keys) day.keys.set(key, (day.keys.get(key) ?? 0) + 1);
+
+    const minute = Math.floor(at.getTime() / MS_PER_MINUTE);
+    this.minutes.set(minute, (this.minutes.get(minute) ?? 0) + 1);
+    for (const old of this.minutes.keys()) {
+      if (old <= minute - MINUTES_PER_DAY) this.minutes.delete(old);
+    }
+  }
+
+  day(date: string, topKeys: number): UsageDay {
+    const day = this.days.get(date);
+    if (!day) return { date, writes: 0, activeUsers: 0, topKeys: [] };
+    const ranked = [...day.keys]
+      .map(([key, writes]) => ({ key, writes }))
+      .sort((a, b) => b.writes - a.writes || byteOrder(b.key, a.key))
+      .slice(0, topKeys);
+    return {
+      date,
+      writes: day.writes,
+      activeUsers: day.users.size,
+      topKeys: ranked,
+    };
+  }
+
+  recent(now: Date): RecentWrites {
+    const nowMinute = Math.floor(now.getTime() / MS_PER_MINUTE);
+    let lastHour = 0;
+    let lastDay = 0;
+    for (const [minute, count] of this.minutes) {
+      const age = nowMinute - minute;
+      if (age < 0) continue;
+      if (age < 60) lastHour += count;
+      if (age < MINUTES_PER_DAY) lastDay += count;
+    }
+    return { lastHour, lastDay };
+  }
+}
+
 /**
  * The embedded preference store: everything in process memory, lost on
  * restart. Same semantics as the Redis store (versions, change events,
  * cursors, retention), so a single-process setup needs no Redis.
  */
 export class MemoryPreferenceStore implements PreferenceStore {
+  /** Unique per store: memory is never shared between processes. */
+  readonly namespace = `memory-${randomUUID()}`;
   private readonly realmLayers = new Map<string, Map<string, StoredLayer>>();
   private readonly globalLayers = new Map<string, StoredLayer>();
   private readonly logs = new Map<string, ChangeLog>();
   /** Kept across `dropRealm` so a realm's cursors never go backwards. */
   private readonly lastSeqs = new Map<string, number>();
   private readonly audits = new Map<string, AuditEntries>();
+  private readonly access = new Map<string, Map<string, UserAccess>>();
+  private readonly usage = new Map<string, RealmUsage>();
+  /** Per realm, each gateway's report: its count and until when it holds. */
+  private readonly subscriptions = new Map<
+    string,
+    Map<string, { count: number; expiresAtMs: number }>
+  >();
   private readonly changeLogMaxLength: number;
   private readonly maxWriteAttempts: number;
   private readonly auditRetentionMs: number;
@@ -271,6 +368,117 @@ export class MemoryPreferenceStore implements PreferenceStore {
     assertStorableRealm(realm);
     this.realmLayers.delete(realm);
     this.logs.delete(realm);
+    this.access.delete(realm);
+    this.usage.delete(realm);
+    this.subscriptions.delete(realm);
+  }
+
+  async countUsers(realm: string): Promise<number> {
+    assertStorableRealm(realm);
+    return this.realmLayers.get(realm)?.size ?? 0;
+  }
+
+  async readUserAccess(realm: string, userId: string): Promise<UserAccess> {
+    assertStorableRealm(realm);
+    return this.access.get(realm)?.get(userId) ?? DEFAULT_ACCESS;
+  }
+
+  async listUserAccess(
+    realm: string,
+  ): Promise<ReadonlyMap<string, UserAccess>> {
+    assertStorableRealm(realm);
+    return new Map(this.access.get(realm));
+  }
+
+  async updateUserAccess(
+    realm: string,
+    userId: string,
+    change: UserAccessChange,
+    audit: AdminAuditInput,
+  ): Promise<AccessUpdateOutcome> {
+    assertStorableRealm(realm);
+    const at = this.clock().toISOString();
+    const users = this.access.get(realm) ?? new Map<string, UserAccess>();
+    const before = users.get(userId) ?? DEFAULT_ACCESS;
+    const access = applyAccessChange(before, change, at);
+
+    if (isDefaultAccess(access)) users.delete(userId);
+    else users.set(userId, access);
+    this.access.set(realm, users);
+    const record = this.appendDraft({
+      ...audit,
+      realm,
+      at,
+      changes: accessAuditChanges(before, access),
+    });
+    return { before, access, audit: record };
+  }
+
+  async erasePreferences(
+    realm: string,
+    userId: string,
+    audit: AdminAuditInput,
+  ): Promise<ErasureOutcome> {
+    assertStorableRealm(realm);
+    const at = this.clock().toISOString();
+    const layer = this.realmLayer(realm, userId);
+    const erasedKeys = Object.keys(layer.values).sort();
+    const stored = this.realmLayers.get(realm)?.delete(userId) ?? false;
+
+    const event = stored
+      ? this.appendErasure(realm, userId, erasedKeys, audit, at)
+      : null;
+    const record = this.appendDraft({
+      ...audit,
+      realm,
+      at,
+      changes: erasureAuditChanges(erasedKeys),
+    });
+    return { erasedKeys, event, audit: record };
+  }
+
+  async readUsage(
+    realm: string,
+    dates: readonly string[],
+    topKeys: number,
+  ): Promise<UsageDay[]> {
+    assertStorableRealm(realm);
+    assertPageLimit(topKeys);
+    const usage = this.usage.get(realm) ?? new RealmUsage();
+    return dates.map((date) => usage.day(date, topKeys));
+  }
+
+  async readRecentWrites(realm: string): Promise<RecentWrites> {
+    assertStorableRealm(realm);
+    const usage = this.usage.get(realm);
+    return usage ? usage.recent(this.clock()) : { lastHour: 0, lastDay: 0 };
+  }
+
+  async reportSubscriptions(
+    gatewayId: string,
+    counts: ReadonlyMap<string, number>,
+    ttlMs: number,
+  ): Promise<void> {
+    const expiresAtMs = this.clock().getTime() + ttlMs;
+    for (const [realm, count] of counts) {
+      assertStorableRealm(realm);
+      const reports = this.subscriptions.get(realm) ?? new Map();
+      if (count > 0) reports.set(gatewayId, { count, expiresAtMs });
+      else reports.delete(gatewayId);
+      this.subscriptions.set(realm, reports);
+    }
+  }
+
+  async countSubscriptions(realm: string): Promise<number> {
+    assertStorableRealm(realm);
+    const nowMs = this.clock().getTime();
+    const reports = this.subscriptions.get(realm);
+    let total = 0;
+    for (const [gatewayId, report] of reports ?? []) {
+      if (report.expiresAtMs > nowMs) total += report.count;
+      else reports?.delete(gatewayId);
+    }
+    return total;
   }
 
   async ping(): Promise<boolean> {
@@ -339,7 +547,30 @@ export class MemoryPreferenceStore implements PreferenceStore {
       return this.append(target.realm, body, version);
     });
     const audit = this.appendDraft(applied.audit);
+    if (meta.countsAsUsage !== false) {
+      const usage = this.usage.get(realm) ?? new RealmUsage();
+      this.usage.set(realm, usage);
+      const keys = applied.targets[0]?.changedKeys ?? [];
+      usage.record(userId, keys, new Date(applied.at));
+    }
     return { events, auditId: audit.id };
+  }
+
+  /** The change event of an erasure: the realm layer is gone. */
+  private appendErasure(
+    realm: string,
+    userId: string,
+    erasedKeys: readonly string[],
+    audit: AdminAuditInput,
+    at: string,
+  ): PreferenceChangeEvent {
+    const body = erasureEventBody(realm, userId, erasedKeys, audit, at);
+    const committed = this.append(
+      realm,
+      body,
+      this.globalLayer(userId).version,
+    );
+    return completeChangeEvent(body, committed);
   }
 
   /** Appends to a realm's audit log at the draft's time. */

@@ -1,5 +1,14 @@
 import type { AuditLog, AuditRecord } from '../audit/audit-log.js';
 import type { PreferenceChangeEvent } from '../change-feed/change-event.js';
+import type {
+  AccessUpdateOutcome,
+  AdminAuditInput,
+  ErasureOutcome,
+  RecentWrites,
+  UsageDay,
+  UserAccess,
+  UserAccessChange,
+} from './admin-state.js';
 
 /** One stored layer of a user's values: the user-global or a realm layer. */
 export interface StoredLayer {
@@ -67,6 +76,12 @@ export interface WriteMetadata {
   readonly actorRoles?: readonly string[];
   /** The caller's network address, for the audit record. @default null */
   readonly clientAddress?: string | null;
+  /**
+   * Whether the write counts in the realm's usage analytics (writes,
+   * active users, changed keys). Batch migrations are not usage.
+   * @default true
+   */
+  readonly countsAsUsage?: boolean;
 }
 
 /**
@@ -114,6 +129,13 @@ export interface ChangeLogSlice {
  * stored in one atomic step, so they live in the same place.
  */
 export interface PreferenceStore extends AuditLog {
+  /**
+   * Which data set this store reads and writes (in Redis, the key
+   * prefix): announcements on a bus shared by several deployments carry
+   * it, so each process acts on its own deployment's only.
+   */
+  readonly namespace: string;
+
   /** Reads one user's layers in a realm; never-written layers are empty. */
   read(realm: string, userId: string): Promise<StoredPreference>;
 
@@ -163,6 +185,70 @@ export interface PreferenceStore extends AuditLog {
    * log stays: it ages out by retention like any other.
    */
   dropRealm(realm: string): Promise<void>;
+
+  /** How many users have a stored realm layer (the realm's user index). */
+  countUsers(realm: string): Promise<number>;
+
+  /** One user's access in a realm; the default for an untouched user. */
+  readUserAccess(realm: string, userId: string): Promise<UserAccess>;
+
+  /**
+   * Every user of a realm whose access differs from the default (disabled,
+   * or with granted or revoked roles). Processes keep this in memory.
+   */
+  listUserAccess(realm: string): Promise<ReadonlyMap<string, UserAccess>>;
+
+  /**
+   * Changes one user's access and appends its ACCEPTED audit record (with
+   * the access before and after) in one atomic step.
+   */
+  updateUserAccess(
+    realm: string,
+    userId: string,
+    change: UserAccessChange,
+    audit: AdminAuditInput,
+  ): Promise<AccessUpdateOutcome>;
+
+  /**
+   * Right to be forgotten in one realm: removes the user's realm layer and
+   * their entry in the realm's user index, appends a change event (keys
+   * erased, no values) and the ACCEPTED audit record (keys only, no
+   * values) in one atomic step. The user-global layer, the user's access
+   * and earlier change-log and audit entries stay.
+   */
+  erasePreferences(
+    realm: string,
+    userId: string,
+    audit: AdminAuditInput,
+  ): Promise<ErasureOutcome>;
+
+  /**
+   * Usage of a realm on the given dates (`YYYY-MM-DD`, UTC), in the order
+   * given, each with its `topKeys` most changed keys. Days past retention
+   * or without writes read as zero.
+   */
+  readUsage(
+    realm: string,
+    dates: readonly string[],
+    topKeys: number,
+  ): Promise<UsageDay[]>;
+
+  /** Writes of a realm in the trailing hour and day, to the minute. */
+  readRecentWrites(realm: string): Promise<RecentWrites>;
+
+  /**
+   * Sets a gateway's open subscriptions in each realm of `counts`; 0
+   * withdraws its report there. A report counts for `ttlMs`, so a gateway
+   * that stops reporting (it crashed) drops out of the sums.
+   */
+  reportSubscriptions(
+    gatewayId: string,
+    counts: ReadonlyMap<string, number>,
+    ttlMs: number,
+  ): Promise<void>;
+
+  /** Open subscriptions of a realm, summed over the live reports. */
+  countSubscriptions(realm: string): Promise<number>;
 
   /** Answers when the backing service is reachable. */
   ping(): Promise<boolean>;

@@ -17,6 +17,8 @@ import {
   DEFAULT_MAX_WRITE_ATTEMPTS,
   EMPTY_LAYER,
   emptyPreference,
+  erasureAuditChanges,
+  erasureEventBody,
   invalidCursor,
   writeWithRetry,
   type AppliedWrite,
@@ -33,6 +35,27 @@ import {
   type AuditBounds,
   type AuditDraft,
 } from './audit-entries.js';
+import {
+  accessAuditChanges,
+  accessJson,
+  applyAccessChange,
+  isDefaultAccess,
+  parseAccess,
+  recentHourBuckets,
+  sumRecentWrites,
+  USAGE_DAY_TTL_SECONDS,
+  USAGE_HOUR_TTL_SECONDS,
+  usageDate,
+  usageHour,
+  usageMinute,
+  type AccessUpdateOutcome,
+  type AdminAuditInput,
+  type ErasureOutcome,
+  type RecentWrites,
+  type UsageDay,
+  type UserAccess,
+  type UserAccessChange,
+} from './admin-state.js';
 import type {
   ChangeLogSlice,
   PreferenceStore,
@@ -126,15 +149,20 @@ end
  *
  * KEYS[1] the user's layer in the writing realm, KEYS[2] the user's global
  * layer, KEYS[3] the writing realm's user index, KEYS[4] the writing
- * realm's audit stream, then two keys per event: the target realm's change
- * stream and the user's layer in that realm.
+ * realm's audit stream, KEYS[5..8] usage (below), then two keys per event:
+ * the target realm's change stream and the user's layer in that realm.
  * ARGV[1..2] the realm and global layer versions the write was planned on;
  * ARGV[3..4] the new layer data, or '' for a layer the write leaves alone;
  * ARGV[5] the user id; ARGV[6] the stream max length; ARGV[7] the audit
  * record JSON, ARGV[8] its time in ms, ARGV[9] the audit retention cutoff
- * in ms; ARGV[10..] one event JSON per event, cut off where its version
- * value goes: the version of another realm's Preference depends on that
- * realm's layer, read here.
+ * in ms; ARGV[10] '1' when the write counts as usage, ARGV[11..12] the
+ * seconds a day's and an hour's usage keys live, ARGV[13] the minute of
+ * the hour, ARGV[14] how many changed keys follow, then the changed keys;
+ * after them one event JSON per event, cut off where its version value
+ * goes: the version of another realm's Preference depends on that realm's
+ * layer, read here. KEYS[5..8] are the writing realm's usage keys of the
+ * write's day and hour: write count, active users (HyperLogLog), changed
+ * keys (sorted set), per-minute writes (hash).
  * Returns false when a version moved, else the audit entry id, then a
  * stream id and version per event.
  *
@@ -168,9 +196,22 @@ if ARGV[4] ~= '' then
 end
 
 local result = { appendAudit(KEYS[4], ARGV[7], ARGV[8], ARGV[9]) }
-for i = 10, #ARGV do
-  local n = i - 10
-  local stream, layer = KEYS[5 + 2 * n], KEYS[6 + 2 * n]
+local firstEvent = 15 + tonumber(ARGV[14])
+if ARGV[10] == '1' then
+  redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], ARGV[11])
+  redis.call('PFADD', KEYS[6], ARGV[5])
+  redis.call('EXPIRE', KEYS[6], ARGV[11])
+  for i = 15, firstEvent - 1 do
+    redis.call('ZINCRBY', KEYS[7], 1, ARGV[i])
+  end
+  if firstEvent > 15 then redis.call('EXPIRE', KEYS[7], ARGV[11]) end
+  redis.call('HINCRBY', KEYS[8], ARGV[13], 1)
+  redis.call('EXPIRE', KEYS[8], ARGV[12])
+end
+for i = firstEvent, #ARGV do
+  local n = i - firstEvent
+  local stream, layer = KEYS[9 + 2 * n], KEYS[10 + 2 * n]
   local v = version(layer) + globalVersion
   local event = ARGV[i] .. v .. '}'
   local id = redis.call('XADD', stream, 'MAXLEN', '~', ARGV[6], '*', 'e', event)
@@ -188,6 +229,59 @@ return result
 const AUDIT_APPEND_LUA = `${APPEND_AUDIT_LUA}
 return appendAudit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 `;
+
+/**
+ * Right to be forgotten in one realm: removes the user's realm layer and
+ * index entry, appends the erasure's change event and audit record.
+ * KEYS[1] the user's realm layer, KEYS[2] the user's global layer (for the
+ * event's version), KEYS[3] the realm's user index, KEYS[4] its change
+ * stream, KEYS[5] its audit stream. ARGV[1] the realm layer version the
+ * erasure was planned on, ARGV[2] the user id, ARGV[3] the stream max
+ * length, ARGV[4] the event JSON cut off before its version ('' when the
+ * layer was never stored: no event), ARGV[5..7] the audit record, its
+ * time and the retention cutoff in ms. Returns false when the layer
+ * moved, else the audit id, then the event's stream id and version.
+ */
+const ERASE_LUA = `${APPEND_AUDIT_LUA}
+local function version(key)
+  return tonumber(redis.call('HGET', key, 'v')) or 0
+end
+if version(KEYS[1]) ~= tonumber(ARGV[1]) then return false end
+
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[2])
+local result = { appendAudit(KEYS[5], ARGV[5], ARGV[6], ARGV[7]) }
+if ARGV[4] ~= '' then
+  local v = version(KEYS[2])
+  local event = ARGV[4] .. v .. '}'
+  result[2] = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'e', event)
+  result[3] = v
+end
+return result
+`;
+
+/**
+ * Compare-and-set of one user's access in a realm, with its audit record.
+ * KEYS[1] the realm's access hash, KEYS[2] its audit stream. ARGV[1] the
+ * user id, ARGV[2] the access JSON the change was planned on ('' when
+ * none was stored), ARGV[3] the new JSON ('' to remove the entry),
+ * ARGV[4..6] the audit record, its time and the retention cutoff in ms.
+ * Returns false when the stored access moved, else the audit id.
+ */
+const ACCESS_CAS_LUA = `${APPEND_AUDIT_LUA}
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then current = '' end
+if current ~= ARGV[2] then return false end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+return appendAudit(KEYS[2], ARGV[4], ARGV[5], ARGV[6])
+`;
+
+const ERASE_COMMAND = 'realmsPreferenceErase';
+const ACCESS_COMMAND = 'realmsAccessCas';
 
 /** How many audit entries one filtered read step fetches. */
 const AUDIT_SCAN_BATCH_SIZE = 500;
@@ -297,6 +391,11 @@ export class RedisPreferenceStore implements PreferenceStore {
   private readonly clock: () => Date;
   private readonly casWrite: CasCommand;
   private readonly auditAppend: AuditCommand;
+  private readonly eraseScript: CasCommand;
+  private readonly accessCas: (
+    numKeys: number,
+    ...args: (string | number)[]
+  ) => Promise<string | null>;
 
   constructor(options: RedisPreferenceStoreOptions) {
     if (options.redis.options.keyPrefix) {
@@ -322,6 +421,17 @@ export class RedisPreferenceStore implements PreferenceStore {
     this.auditAppend = (commands[AUDIT_COMMAND] as AuditCommand).bind(
       this.redis,
     );
+    this.redis.defineCommand(ERASE_COMMAND, { lua: ERASE_LUA });
+    this.redis.defineCommand(ACCESS_COMMAND, { lua: ACCESS_CAS_LUA });
+    this.eraseScript = (commands[ERASE_COMMAND] as CasCommand).bind(this.redis);
+    this.accessCas = (commands[ACCESS_COMMAND] as typeof this.accessCas).bind(
+      this.redis,
+    );
+  }
+
+  /** The key prefix: what this store's data is told apart by. */
+  get namespace(): string {
+    return this.prefix;
   }
 
   /** The hash of a user's layer in a realm. */
@@ -340,6 +450,34 @@ export class RedisPreferenceStore implements PreferenceStore {
 
   private changesKey(realm: string): string {
     return `${this.prefix}:{${realm}}:changes`;
+  }
+
+  /** The hash of a realm's user access: user id to access JSON. */
+  accessKey(realm: string): string {
+    return `${this.prefix}:{${realm}}:access`;
+  }
+
+  /**
+   * A realm's usage key of one day (`YYYY-MM-DD`): `writes` (a counter),
+   * `users` (a HyperLogLog) or `keys` (a sorted set of changed keys).
+   */
+  usageKey(realm: string, date: string, part: 'writes' | 'users' | 'keys') {
+    return `${this.prefix}:{${realm}}:usage:${date}:${part}`;
+  }
+
+  /** A realm's writes per minute of one hour (`YYYY-MM-DDTHH`): a hash. */
+  usageMinutesKey(realm: string, hour: string): string {
+    return `${this.prefix}:{${realm}}:usage:${hour}:minutes`;
+  }
+
+  /** The hash of a realm's open subscriptions, by reporting gateway. */
+  subscriptionsKey(realm: string): string {
+    return `${this.prefix}:{${realm}}:subscriptions`;
+  }
+
+  /** Exists while a gateway's report for a realm holds (a TTL'd key). */
+  private subscriptionsLiveKey(realm: string, gatewayId: string): string {
+    return `${this.prefix}:{${realm}}:subscriptions:${gatewayId}`;
   }
 
   /** The stream of a realm's audit log. */
@@ -523,6 +661,224 @@ export class RedisPreferenceStore implements PreferenceStore {
     } while (cursor !== '0');
   }
 
+  async countUsers(realm: string): Promise<number> {
+    assertStorableRealm(realm);
+    return this.redis.zcard(this.usersKey(realm));
+  }
+
+  async readUserAccess(realm: string, userId: string): Promise<UserAccess> {
+    assertStorableRealm(realm);
+    return parseAccess(await this.redis.hget(this.accessKey(realm), userId));
+  }
+
+  /** One HGETALL: the hash holds only users an admin has changed. */
+  async listUserAccess(
+    realm: string,
+  ): Promise<ReadonlyMap<string, UserAccess>> {
+    assertStorableRealm(realm);
+    const all = await this.redis.hgetall(this.accessKey(realm));
+    return new Map(
+      Object.entries(all).map(([userId, json]) => [userId, parseAccess(json)]),
+    );
+  }
+
+  async updateUserAccess(
+    realm: string,
+    userId: string,
+    change: UserAccessChange,
+    audit: AdminAuditInput,
+  ): Promise<AccessUpdateOutcome> {
+    assertStorableRealm(realm);
+    const key = this.accessKey(realm);
+    for (let attempt = 1; attempt <= this.maxWriteAttempts; attempt++) {
+      const stored = await this.redis.hget(key, userId);
+      const before = parseAccess(stored);
+      const at = this.clock().toISOString();
+      const access = applyAccessChange(before, change, at);
+      const draft: AuditDraft = {
+        ...audit,
+        realm,
+        at,
+        changes: accessAuditChanges(before, access),
+      };
+      const id = await this.accessCas(
+        2,
+        key,
+        this.auditKey(realm),
+        userId,
+        stored ?? '',
+        isDefaultAccess(access) ? '' : accessJson(access),
+        JSON.stringify(draft),
+        Date.parse(at),
+        this.auditCutoffMs(),
+      );
+      if (id === null) continue;
+      return { before, access, audit: completeAuditRecord(draft, id) };
+    }
+    throw new Error('write contention');
+  }
+
+  async erasePreferences(
+    realm: string,
+    userId: string,
+    audit: AdminAuditInput,
+  ): Promise<ErasureOutcome> {
+    assertStorableRealm(realm);
+    for (let attempt = 1; attempt <= this.maxWriteAttempts; attempt++) {
+      const reply = await this.redis.hmget(
+        this.realmLayerKey(realm, userId),
+        'v',
+        'd',
+      );
+      const layer = parseLayer(reply);
+      const erasedKeys = Object.keys(layer.values).sort();
+      const at = this.clock().toISOString();
+      const body =
+        layer.version > 0
+          ? erasureEventBody(realm, userId, erasedKeys, audit, at)
+          : null;
+      const draft: AuditDraft = {
+        ...audit,
+        realm,
+        at,
+        changes: erasureAuditChanges(erasedKeys),
+      };
+      const keys = [
+        this.realmLayerKey(realm, userId),
+        this.globalLayerKey(userId),
+        this.usersKey(realm),
+        this.changesKey(realm),
+        this.auditKey(realm),
+      ];
+      const result = await this.eraseScript(
+        keys.length,
+        ...keys,
+        layer.version,
+        userId,
+        this.changeLogMaxLength,
+        body ? versionlessJson(body) : '',
+        JSON.stringify(draft),
+        Date.parse(at),
+        this.auditCutoffMs(),
+      );
+      if (result === null) continue;
+      const [auditId, streamId, version] = result;
+      const event = body
+        ? completeChangeEvent(body, {
+            cursor: `${realm}/${String(streamId)}`,
+            version: Number(version),
+          })
+        : null;
+      return {
+        erasedKeys,
+        event,
+        audit: completeAuditRecord(draft, String(auditId)),
+      };
+    }
+    throw new Error('write contention');
+  }
+
+  async readUsage(
+    realm: string,
+    dates: readonly string[],
+    topKeys: number,
+  ): Promise<UsageDay[]> {
+    assertStorableRealm(realm);
+    assertPageLimit(topKeys);
+    if (dates.length === 0) return [];
+
+    const pipeline = this.redis.pipeline();
+    for (const date of dates) {
+      pipeline.get(this.usageKey(realm, date, 'writes'));
+      // With a second, never-written key of the same hash tag: PFCOUNT of
+      // one key stores its cached cardinality, so a read would write.
+      pipeline.pfcount(
+        this.usageKey(realm, date, 'users'),
+        `${this.prefix}:{${realm}}:usage:none`,
+      );
+      pipeline.zrevrange(
+        this.usageKey(realm, date, 'keys'),
+        0,
+        topKeys - 1,
+        'WITHSCORES',
+      );
+    }
+    const replies = await execPipeline(pipeline);
+    return dates.map((date, i) => {
+      const ranked = replies[3 * i + 2] as string[];
+      const top = [];
+      for (let k = 0; k + 1 < ranked.length; k += 2) {
+        top.push({ key: ranked[k] as string, writes: Number(ranked[k + 1]) });
+      }
+      return {
+        date,
+        writes: Number(replies[3 * i] ?? 0),
+        activeUsers: Number(replies[3 * i + 1]),
+        topKeys: top,
+      };
+    });
+  }
+
+  /** One pipeline of 25 HGETALLs: the hours that cover the trailing day. */
+  async readRecentWrites(realm: string): Promise<RecentWrites> {
+    assertStorableRealm(realm);
+    const buckets = recentHourBuckets(this.clock());
+    const pipeline = this.redis.pipeline();
+    for (const bucket of buckets) {
+      pipeline.hgetall(this.usageMinutesKey(realm, bucket.hour));
+    }
+    const replies = (await execPipeline(pipeline)) as Record<string, string>[];
+    const minutes = replies.map((reply) =>
+      Object.fromEntries(
+        Object.entries(reply).map(([minute, n]) => [minute, Number(n)]),
+      ),
+    );
+    return sumRecentWrites(buckets, minutes);
+  }
+
+  async reportSubscriptions(
+    gatewayId: string,
+    counts: ReadonlyMap<string, number>,
+    ttlMs: number,
+  ): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const [realm, count] of counts) {
+      assertStorableRealm(realm);
+      const live = this.subscriptionsLiveKey(realm, gatewayId);
+      if (count > 0) {
+        pipeline.hset(this.subscriptionsKey(realm), gatewayId, count);
+        // Same value each time: the TTL is the heartbeat.
+        pipeline.set(live, '1', 'PX', ttlMs);
+      } else {
+        pipeline.hdel(this.subscriptionsKey(realm), gatewayId);
+        pipeline.del(live);
+      }
+    }
+    if (counts.size > 0) await execPipeline(pipeline);
+  }
+
+  /** Sums the reports whose heartbeat key still lives; drops the others. */
+  async countSubscriptions(realm: string): Promise<number> {
+    assertStorableRealm(realm);
+    const key = this.subscriptionsKey(realm);
+    const reports = Object.entries(await this.redis.hgetall(key));
+    if (reports.length === 0) return 0;
+
+    const pipeline = this.redis.pipeline();
+    for (const [gatewayId] of reports) {
+      pipeline.exists(this.subscriptionsLiveKey(realm, gatewayId));
+    }
+    const alive = await execPipeline(pipeline);
+    let total = 0;
+    const dead: string[] = [];
+    reports.forEach(([gatewayId, count], i) => {
+      if (Number(alive[i]) === 1) total += Number(count);
+      else dead.push(gatewayId);
+    });
+    if (dead.length > 0) await this.redis.hdel(key, ...dead);
+    return total;
+  }
+
   async ping(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<false>((resolve) => {
@@ -554,12 +910,19 @@ export class RedisPreferenceStore implements PreferenceStore {
     meta: WriteMetadata,
   ): Promise<CommittedWrite | null> {
     const { realm, userId } = applied.before;
+    const at = new Date(applied.at);
+    const date = usageDate(at);
     const keys = [
       this.realmLayerKey(realm, userId),
       this.globalLayerKey(userId),
       this.usersKey(realm),
       this.auditKey(realm),
+      this.usageKey(realm, date, 'writes'),
+      this.usageKey(realm, date, 'users'),
+      this.usageKey(realm, date, 'keys'),
+      this.usageMinutesKey(realm, usageHour(at)),
     ];
+    const changedKeys = applied.targets[0]?.changedKeys ?? [];
     const args: (string | number)[] = [
       applied.before.realmLayer.version,
       applied.before.globalLayer.version,
@@ -570,6 +933,12 @@ export class RedisPreferenceStore implements PreferenceStore {
       JSON.stringify(applied.audit),
       Date.parse(applied.audit.at),
       this.auditCutoffMs(),
+      meta.countsAsUsage === false ? '0' : '1',
+      USAGE_DAY_TTL_SECONDS,
+      USAGE_HOUR_TTL_SECONDS,
+      usageMinute(at),
+      changedKeys.length,
+      ...changedKeys,
     ];
     for (const target of applied.targets) {
       keys.push(this.changesKey(target.realm));

@@ -25,6 +25,8 @@ import type { PreferenceService } from '../preferences/preference-service.js';
 import { requestMetricsPlugin } from '../metrics/request-metrics-plugin.js';
 import { ServiceMetrics } from '../metrics/service-metrics.js';
 import type { ConfigAdmin } from '../realm-config/config-admin.js';
+import type { UserAdmin } from '../admin/user-admin.js';
+import { DISABLED_USER_MESSAGE } from '../identity/user-access.js';
 
 /** What every subgraph resolver receives. */
 export interface SubgraphContext {
@@ -53,6 +55,8 @@ export interface SubgraphContext {
   readonly writeAttempt?: WriteAttempt;
   /** Configuration changes at run time (the admin API); absent in harnesses. */
   readonly configuration?: ConfigAdmin;
+  /** User management, overview and usage (the admin API); absent in harnesses. */
+  readonly userAdmin?: UserAdmin;
 }
 
 export interface SubgraphDefinition {
@@ -75,6 +79,11 @@ export interface SubgraphDependencies {
   readonly metrics?: ServiceMetrics;
   /** Configuration changes at run time, for the admin API. */
   readonly configuration?: ConfigAdmin;
+  /**
+   * User management for the admin API. Its access registry also refuses
+   * requests of disabled users here, whatever the gateway let through.
+   */
+  readonly userAdmin?: UserAdmin;
 }
 
 type SubgraphResolver = GraphQLFieldResolver<unknown, SubgraphContext>;
@@ -204,12 +213,16 @@ export async function startSubgraph(
         const forwarded = await deps.signer.verify(
           headerValue(raw, IDENTITY_HEADER),
         );
+        const caller = forwarded.identity;
+        if (caller && deps.userAdmin?.isDisabled(caller.realm, caller.userId))
+          throw unauthenticated(DISABLED_USER_MESSAGE);
         return {
           requestId: forwarded.requestId || requestId,
           logger: logger.child({ requestId: forwarded.requestId || requestId }),
           forwarded,
           preferences: deps.preferences,
           ...(deps.configuration ? { configuration: deps.configuration } : {}),
+          ...(deps.userAdmin ? { userAdmin: deps.userAdmin } : {}),
           memo: new Map(),
           requireIdentity: () => {
             if (!forwarded.identity)

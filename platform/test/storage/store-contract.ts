@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { compareCursors } from '../../src/change-feed/change-event.js';
+import { describeAdminContract } from './admin-contract.js';
 import { describeAuditContract } from './audit-contract.js';
 import type {
   LayerPatch,
@@ -70,6 +71,9 @@ export function describeStoreContract(name: string, makeStore: MakeStore) {
   });
   describe(`${name}: AuditLog contract`, () => {
     describeAuditContract(open);
+  });
+  describe(`${name}: administration contract`, () => {
+    describeAdminContract(open);
   });
 }
 

@@ -27,6 +27,11 @@ import {
   adminConfigQuery,
   adminConfigTypes,
 } from './admin-config/resolvers.js';
+import {
+  adminUsersMutation,
+  adminUsersQuery,
+  adminUsersTypes,
+} from './admin-users/resolvers.js';
 
 interface PreferenceValueInput {
   key: string;
@@ -135,6 +140,7 @@ export const resolvers: SubgraphDefinition['resolvers'] = {
       context: SubgraphContext,
     ) => listRealmPreferences(context, args),
     ...adminConfigQuery,
+    ...adminUsersQuery,
   },
 
   AuditEntry: {
@@ -180,9 +186,11 @@ export const resolvers: SubgraphDefinition['resolvers'] = {
       return storeChanges(context, target, changes, args.expectedVersion);
     },
     ...adminConfigMutation,
+    ...adminUsersMutation,
   },
 
   ...adminConfigTypes,
+  ...adminUsersTypes,
 
   Preference: {
     __resolveReference: (reference: { id: string }, context: SubgraphContext) =>
