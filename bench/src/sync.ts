@@ -2,7 +2,7 @@
 // and throughput of preferenceChanged subscriptions on one gateway.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +40,8 @@ const IN_FLIGHT = 8;
 /** One change not delivered to every subscriber by then counts as missing. */
 const DELIVERY_WAIT_MS = 5_000;
 const TARGET = { subscribers: 1_000, p99Ms: 50 };
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const SUBSCRIPTION = `subscription BenchSync {
   preferenceChanged { version at preference { version sports { favoriteTeams } } }
@@ -166,6 +168,13 @@ interface TierResult {
     /** Results that arrived before the mutation's HTTP response. */
     beforeAck: number;
     missing: number;
+    /**
+     * CPU time per change in this phase, of the server process and of
+     * this one (subscribers and writer): less noisy than latency when
+     * other work shares the machine. Null where /proc is not readable.
+     */
+    serverCpuMsPerChange: number | null;
+    clientCpuMsPerChange: number;
   };
   throughput: {
     durationMs: number;
@@ -336,6 +345,8 @@ try {
     let missing = 0;
     let changes = 0;
     deliveries.storeToArrival = [];
+    const serverCpuBefore = await cpuMs(serverPid);
+    const clientCpuBefore = process.cpuUsage();
     for (; changes < planned; changes += 1) {
       if (Date.now() > deadline) {
         partial = true;
@@ -357,6 +368,8 @@ try {
       }
       await sleep(5);
     }
+    const serverCpuAfter = await cpuMs(serverPid);
+    const clientCpu = process.cpuUsage(clientCpuBefore);
 
     const fromStore = deliveries.storeToArrival;
 
@@ -421,6 +434,13 @@ try {
         lastSubscriberFromAckMs: percentiles(lastFromAck),
         beforeAck,
         missing,
+        serverCpuMsPerChange:
+          serverCpuAfter === null || serverCpuBefore === null
+            ? null
+            : round((serverCpuAfter - serverCpuBefore) / Math.max(1, changes)),
+        clientCpuMsPerChange: round(
+          (clientCpu.user + clientCpu.system) / 1000 / Math.max(1, changes),
+        ),
       },
       throughput: {
         durationMs: round(loadMs, 0),
@@ -539,6 +559,13 @@ try {
         `1-minute load average per tier: ${results
           .map((r) => `${r.loadAverage.before}→${r.loadAverage.after}`)
           .join(', ')} on ${cpus().length} CPUs.`,
+      `CPU ms per change, one at a time (server / this process): ${results
+        .map(
+          (r) =>
+            `${r.subscribers.toLocaleString('en')}: ` +
+            `${r.latency.serverCpuMsPerChange ?? '-'} / ${r.latency.clientCpuMsPerChange}`,
+        )
+        .join(', ')}.`,
       ...(results.some((r) => r.partial)
         ? ['Some tiers were cut short by the time budget (partial: true).']
         : []),
@@ -589,6 +616,25 @@ try {
     console.error(`System output (tail):\n${system.output().slice(-4_000)}`);
   await cleanup();
   process.exit(1);
+}
+
+/**
+ * CPU time (user + system) a process has used so far, from
+ * /proc/<pid>/stat, in ms; null where that is not readable.
+ */
+async function cpuMs(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are
+    // the 14th and 15th of the whole line, in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks)
+      ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 function gitCommit(): string | null {

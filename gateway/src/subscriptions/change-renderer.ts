@@ -143,6 +143,22 @@ export class ChangeRenderer {
     return errors && errors.length > 0 ? { data, errors } : { data };
   }
 
+  /**
+   * A copy of `result` whose `cursor` fields (however aliased) say
+   * `cursor`; the rest is shared with `result`, which stays as it was.
+   */
+  withCursor(result: RenderedChange, cursor: string): RenderedChange {
+    const change = result.data?.[this.responseKey];
+    if (!result.data || typeof change !== 'object' || change === null)
+      return result;
+    const copy: Record<string, unknown> = { ...change };
+    for (const step of this.steps) {
+      if (step.kind === 'event' && step.field === 'cursor')
+        copy[step.responseKey] = cursor;
+    }
+    return { ...result, data: { ...result.data, [this.responseKey]: copy } };
+  }
+
   /** The fields selected on PreferenceChange, through fragments and @skip/@include. */
   private collect(
     selectionSet: SelectionSetNode | undefined,

@@ -20,6 +20,8 @@ export const FEED_FIELDS = {
   preferenceChanged: 'own',
   /** A whole realm, for its admins and platform admins. */
   realmPreferenceChanged: 'realm',
+  /** Every realm, for platform admins. */
+  allRealmsPreferenceChanged: 'all',
   /** A realm's configuration changes, for the same admins. */
   realmConfigChanged: 'config',
 } as const;
@@ -28,14 +30,26 @@ export type FeedFieldName = keyof typeof FEED_FIELDS;
 
 /** What one subscription asks for, after authorization. */
 export interface FeedRequest {
-  readonly kind: 'own' | 'realm' | 'config';
+  readonly kind: 'own' | 'realm' | 'all' | 'config';
   readonly field: FieldNode;
   /** Where the field's result goes in `data` (its alias or name). */
   readonly responseKey: string;
+  /**
+   * The realm whose changes the feed sees; for an all-realms feed, the
+   * connection's realm (it labels metrics and runs the executions).
+   */
   readonly realm: string;
+  /**
+   * The realms whose change logs the feed follows: `realm`, or for an
+   * all-realms feed every realm configured when it subscribed.
+   */
+  readonly realms: readonly string[];
   /** The one user whose changes this feed sees; null for a realm feed. */
   readonly userId: string | null;
-  /** Resume after this cursor; null for live changes only. */
+  /**
+   * Resume after this cursor (a realm's, or for an all-realms feed one
+   * of `encodeAllRealmsCursor`); null for changes from now on.
+   */
   readonly after: string | null;
   /**
    * Who may see what: two subscriptions with the same operation,
@@ -87,14 +101,31 @@ export function readFeedRequest(options: {
       field,
       responseKey,
       realm: options.realm,
+      realms: [options.realm],
       userId: identity.userId,
       after,
       scope: `own:${options.realm}:${identity.userId}:${roles}`,
     };
   }
 
-  const realm = args.realm ?? options.realm;
   const platformAdmin = identity.roles.includes('platform-admin');
+  if (kind === 'all') {
+    // Realm admins see their own realm only: all realms is refused, not
+    // narrowed, so a client never mistakes one realm for all of them.
+    if (!platformAdmin) throw forbidden();
+    return {
+      kind,
+      field,
+      responseKey,
+      realm: options.realm,
+      realms: [...options.catalog.realmIds].sort(),
+      userId: null,
+      after,
+      scope: `all:${options.realm}:${roles}`,
+    };
+  }
+
+  const realm = args.realm ?? options.realm;
   const realmAdmin =
     identity.roles.includes('realm-admin') && identity.realm === realm;
   if (!platformAdmin && !realmAdmin) throw forbidden();
@@ -106,6 +137,7 @@ export function readFeedRequest(options: {
     field,
     responseKey,
     realm,
+    realms: [realm],
     userId: null,
     after,
     scope: `${kind}:${realm}:${roles}`,
@@ -117,6 +149,7 @@ export function feedSees(
   feed: FeedRequest,
   event: PreferenceChangeEvent,
 ): boolean {
+  if (feed.kind === 'all') return feed.realms.includes(event.realm);
   return (
     event.realm === feed.realm &&
     (feed.userId === null || event.userId === feed.userId)

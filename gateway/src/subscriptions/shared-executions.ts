@@ -25,8 +25,21 @@ export class ExecutionGroup {
     private readonly execute: FederatedQuery,
   ) {}
 
-  /** The result for an event, executed once however many members ask. */
-  render(event: PreferenceChangeEvent): Promise<RenderedChange> {
+  /**
+   * The result for an event, executed once however many members ask.
+   * With `cursor`, the result carries that cursor instead of the event's
+   * (a member's all-realms position); the execution is still shared.
+   */
+  render(
+    event: PreferenceChangeEvent,
+    cursor: string | null = null,
+  ): Promise<RenderedChange> {
+    const shared = this.sharedRender(event);
+    if (cursor === null) return shared;
+    return shared.then((result) => this.renderer.withCursor(result, cursor));
+  }
+
+  private sharedRender(event: PreferenceChangeEvent): Promise<RenderedChange> {
     let render = this.renders.get(event.cursor);
     if (!render) {
       render = this.renderer.render(event, this.execute);

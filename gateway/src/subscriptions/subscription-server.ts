@@ -33,6 +33,7 @@ import {
 import { verifyBearer } from '../auth/authenticate.js';
 import type { RealmRouter } from '../realm-routing/realm-router.js';
 import type { GatewayContext } from '../gateway-server.js';
+import { batchSends } from './batched-sends.js';
 import { ChangeRenderer, type FederatedQuery } from './change-renderer.js';
 import { configChangeFeed } from './config-feed.js';
 import { readFeedRequest, type FeedRequest } from './feed-request.js';
@@ -128,6 +129,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
       return;
     }
     webSockets.handleUpgrade(request, socket, head, (ws) => {
+      batchSends(ws, socket);
       webSockets.emit('connection', ws, request);
     });
   });
