@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAllRealmsCursor } from '@realms/gateway';
@@ -14,6 +13,7 @@ import {
 } from '@realms/platform';
 import { startSystem, type RunningSystem } from '../../src/system.js';
 import {
+  deleteKeys,
   REDIS_URL,
   startTestSystem,
   type Backend,
@@ -422,23 +422,3 @@ describe('the all-realms feed across a restart of the system (Redis)', () => {
     expect(resumed.results).toHaveLength(4);
   });
 });
-
-async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix}:*`,
-        'COUNT',
-        500,
-      );
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}

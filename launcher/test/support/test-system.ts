@@ -76,7 +76,8 @@ export async function startTestSystem(
   };
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
+/** Deletes every key under a test's prefix in the Redis at REDIS_URL. */
+export async function deleteKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
     let cursor = '0';

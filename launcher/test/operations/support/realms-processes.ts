@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { SUBGRAPHS } from '@realms/gateway';
 import {
   ensureDevKeys,
@@ -16,7 +15,7 @@ import {
   waitForOk,
   type ServiceProcess,
 } from '../../support/processes.js';
-import { REDIS_URL } from '../../support/test-system.js';
+import { deleteKeys, REDIS_URL } from '../../support/test-system.js';
 import { Scrape } from './prometheus-text.js';
 
 /** A service as docker-compose runs it, and the name its metrics carry. */
@@ -139,26 +138,4 @@ export async function startRealmsProcesses(): Promise<RealmsProcesses> {
       ),
     stop,
   };
-}
-
-async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    // Bounded: a test's prefix holds a few hundred keys at most.
-    for (let round = 0; round < 10_000; round++) {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix}:*`,
-        'COUNT',
-        500,
-      );
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
