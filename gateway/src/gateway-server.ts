@@ -29,6 +29,8 @@ import {
   type ChangeBus,
   type GatewayMetrics,
   type DependencyState,
+  dependencyState,
+  unreachable,
   type PreferenceStore,
   type Identity,
   type IdentitySigner,
@@ -561,24 +563,41 @@ function noRealmContext(
 async function readiness(
   options: GatewayOptions,
 ): Promise<Record<string, DependencyState>> {
-  const checks: [string, Promise<boolean>][] = Object.entries(
+  const checks: [string, Promise<DependencyState>][] = Object.entries(
     options.subgraphUrls,
-  ).map(([name, url]) => [`subgraph:${name}`, subgraphLive(url)]);
+  ).map(([name, url]) => [`subgraph:${name}`, subgraphReady(url)]);
   for (const [name, check] of Object.entries(options.dependencies ?? {})) {
-    checks.push([name, check().catch(() => false)]);
+    checks.push([name, dependencyState(check)]);
   }
   const states: Record<string, DependencyState> = {};
-  for (const [name, check] of checks) states[name] = { ok: await check };
+  for (const [name, check] of checks) states[name] = await check;
   return states;
 }
 
-async function subgraphLive(graphqlUrl: string): Promise<boolean> {
+/**
+ * A subgraph is ready when its own `/health/ready` says so (its store
+ * answers too); `detail` says why not, without anything it said itself
+ * beyond the names of its failing dependencies.
+ */
+async function subgraphReady(graphqlUrl: string): Promise<DependencyState> {
   try {
-    const response = await fetch(new URL('/health/live', graphqlUrl), {
+    const response = await fetch(new URL('/health/ready', graphqlUrl), {
       signal: AbortSignal.timeout(SUBGRAPH_HEALTH_TIMEOUT_MS),
     });
-    return response.ok;
-  } catch {
-    return false;
+    if (response.ok) return { ok: true };
+    const body = (await response.json().catch(() => null)) as {
+      dependencies?: Record<string, { ok?: boolean }>;
+    } | null;
+    const failing = Object.entries(body?.dependencies ?? {})
+      .filter(([, state]) => state.ok !== true)
+      .map(([name]) => name);
+    return {
+      ok: false,
+      detail: failing.length
+        ? `not ready: ${failing.join(', ')}`
+        : `HTTP ${response.status}`,
+    };
+  } catch (error) {
+    return { ok: false, detail: unreachable(error) };
   }
 }

@@ -302,7 +302,10 @@ describe('a division that is down or slow', () => {
     expect(readiness.status).toBe(503);
     expect(await readiness.json()).toMatchObject({
       dependencies: {
-        'subgraph:sports': { ok: false },
+        'subgraph:sports': {
+          ok: false,
+          detail: expect.stringMatching(/^(unreachable: |timeout)/),
+        },
         'subgraph:parks': { ok: true },
       },
     });

@@ -136,5 +136,23 @@ describe('an unexpected failure in production mode', () => {
       );
       for (const line of logged) expect(line).not.toContain(token);
     }
+
+    // Readiness names what is missing, on the gateway and on a subgraph.
+    const ready = await fetch(new URL('/health/ready', system.gatewayUrl));
+    expect(ready.status).toBe(503);
+    const states = (await ready.json()) as {
+      dependencies: Record<string, { ok: boolean; detail?: string }>;
+    };
+    expect(states.dependencies['redis']).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/^(unreachable: |failed: |no answer)/),
+    });
+    expect(states.dependencies['subgraph:core']).toEqual({
+      ok: false,
+      detail: 'not ready: store',
+    });
+    for (const leak of LEAKS.slice(2)) {
+      expect(JSON.stringify(states)).not.toMatch(leak);
+    }
   });
 });

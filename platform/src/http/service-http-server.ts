@@ -15,7 +15,32 @@ import { withIncomingRequestSpan } from '../tracing/spans.js';
 /** The state of one dependency, as `/health/ready` reports it. */
 export interface DependencyState {
   readonly ok: boolean;
+  /** Why not, when not ok: a short reason, never a message from inside. */
   readonly detail?: string;
+}
+
+/**
+ * Runs a readiness check: ok when it answers true; otherwise why not
+ * ("no answer", or the error's code or name, e.g. ECONNREFUSED).
+ */
+export async function dependencyState(
+  check: () => Promise<boolean>,
+): Promise<DependencyState> {
+  try {
+    return (await check()) ? { ok: true } : { ok: false, detail: 'no answer' };
+  } catch (error) {
+    return { ok: false, detail: unreachable(error) };
+  }
+}
+
+/** A failed call, named by its code or error name (a timeout says so). */
+export function unreachable(error: unknown): string {
+  const err = error as { code?: unknown; name?: unknown; cause?: unknown };
+  const cause = err.cause as { code?: unknown } | undefined;
+  if (err.name === 'TimeoutError') return 'timeout';
+  const code = typeof err.code === 'string' ? err.code : cause?.code;
+  if (typeof code === 'string') return `unreachable: ${code}`;
+  return typeof err.name === 'string' ? `failed: ${err.name}` : 'failed';
 }
 
 export interface ServiceHttpServerOptions<TContext extends BaseContext> {

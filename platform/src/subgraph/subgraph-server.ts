@@ -17,6 +17,7 @@ import {
 } from '../identity/forwarded-identity.js';
 import type { Identity } from '../identity/identity.js';
 import {
+  dependencyState,
   headerValue,
   startServiceHttpServer,
   type RunningServer,
@@ -207,7 +208,7 @@ export async function startSubgraph(
       serviceName: `${definition.name}-subgraph`,
       routes: { '/metrics': metrics.route() },
       readiness: async () => ({
-        store: { ok: await deps.storeReady().catch(() => false) },
+        store: await dependencyState(deps.storeReady),
       }),
       context: async ({ raw, requestId }) => {
         const forwarded = await deps.signer.verify(
