@@ -82,6 +82,28 @@ describe('the read shortcut', () => {
     expect(hits).toEqual(['Mine']);
   });
 
+  it('negotiates the media type as Apollo Server does', async () => {
+    const { store, ask } = setUp();
+    store({ query: QUERY });
+    const typeFor = async (accept: string) =>
+      (await ask({ query: QUERY }, { headers: { accept } }))?.headers[
+        'content-type'
+      ];
+    // Apollo Client's default.
+    expect(
+      await typeFor('application/graphql-response+json,application/json;q=0.9'),
+    ).toBe('application/graphql-response+json; charset=utf-8');
+    expect(await typeFor('application/json')).toBe(
+      'application/json; charset=utf-8',
+    );
+    expect(await typeFor('*/*')).toBe('application/json; charset=utf-8');
+    expect(
+      await typeFor(
+        'application/json;q=0.5, application/graphql-response+json',
+      ),
+    ).toBe('application/graphql-response+json; charset=utf-8');
+  });
+
   it('hands everything unusual or uncached to Apollo Server', async () => {
     const { store, ask, hits, cache } = setUp();
     store({ query: QUERY });
@@ -91,11 +113,15 @@ describe('the read shortcut', () => {
     const cases: [string, Promise<unknown>][] = [
       ['GET', ask({ query: QUERY }, { method: 'GET' })],
       [
-        'another media type',
+        'the callback media type',
         ask(
           { query: QUERY },
-          { headers: { accept: 'application/graphql-response+json' } },
+          { headers: { accept: 'application/json; callbackSpec=1.0' } },
         ),
+      ],
+      [
+        'no acceptable media type (Apollo answers 406)',
+        ask({ query: QUERY }, { headers: { accept: 'text/html' } }),
       ],
       [
         'a persisted query',

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import Negotiator from 'negotiator';
 import type { GatewayContext } from '../gateway-server.js';
 import { readCacheKey } from './read-cache-plugin.js';
 import type { ResponseCache } from './response-cache.js';
@@ -41,12 +42,12 @@ export interface ReadShortcutOptions {
  * and variables, and was invalidated by every change since. So a hit has
  * already passed every check a second run would make, and the answer is
  * the one the cache plugin would give, byte for byte: the same JSON text,
- * the same `content-type` and `cache-control: no-store` that Apollo Server
- * sends.
+ * the same `content-type` (negotiated as Apollo Server does) and
+ * `cache-control: no-store` that Apollo Server sends.
  *
  * Anything unusual falls through to Apollo Server unchanged: GET requests
- * (CSRF rules and persisted queries live there), requests with
- * `extensions`, an `accept` header that asks for another media type, a
+ * (CSRF rules and persisted queries live there), persisted queries, an
+ * `accept` header that Apollo Server would answer otherwise, a
  * request without a realm or whose identity does not verify (the context
  * then throws, and Apollo reports it), and every miss.
  */
@@ -58,9 +59,8 @@ export function readShortcut(
 ) => Promise<ShortcutResponse | null> {
   return async ({ method, headers, body, context }) => {
     const started = performance.now();
-    if (method !== 'POST' || !plainJsonAccepted(headers['accept'])) {
-      return null;
-    }
+    const contentType = method === 'POST' ? mediaType(headers['accept']) : null;
+    if (!contentType) return null;
     const request = shortcutBody(body);
     if (!request) return null;
 
@@ -85,7 +85,7 @@ export function readShortcut(
     return {
       status: 200,
       headers: {
-        'content-type': 'application/json; charset=utf-8',
+        'content-type': contentType,
         'cache-control': 'no-store',
       },
       // Apollo Server's own serialisation ends with a newline.
@@ -94,13 +94,31 @@ export function readShortcut(
   };
 }
 
-/** Apollo answers `application/json` here; anything else is its to decide. */
-function plainJsonAccepted(accept: string | undefined): boolean {
-  if (accept === undefined || accept === '' || accept === '*/*') return true;
-  return (
-    /\bapplication\/json\b/i.test(accept) &&
-    !/graphql-response|callbackSpec/i.test(accept)
+const JSON_MEDIA_TYPE = 'application/json; charset=utf-8';
+const GRAPHQL_RESPONSE_MEDIA_TYPE =
+  'application/graphql-response+json; charset=utf-8';
+/** The media types Apollo Server offers a single result in, in its order. */
+const RESULT_MEDIA_TYPES = [
+  JSON_MEDIA_TYPE,
+  GRAPHQL_RESPONSE_MEDIA_TYPE,
+  'application/json; callbackSpec=1.0; charset=utf-8',
+];
+
+/**
+ * The content type Apollo Server would answer with, chosen the way it
+ * chooses (with the same negotiator); null when it would not answer with
+ * a plain result (the callback type, or nothing acceptable): those go to
+ * Apollo Server. Apollo Client sends
+ * `application/graphql-response+json,application/json;q=0.9`.
+ */
+function mediaType(accept: string | undefined): string | null {
+  if (!accept) return JSON_MEDIA_TYPE;
+  const chosen = new Negotiator({ headers: { accept } }).mediaType(
+    RESULT_MEDIA_TYPES,
   );
+  return chosen === JSON_MEDIA_TYPE || chosen === GRAPHQL_RESPONSE_MEDIA_TYPE
+    ? chosen
+    : null;
 }
 
 interface ShortcutBody {
