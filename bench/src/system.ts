@@ -97,7 +97,7 @@ export async function startSystem(
       new URL('/health/ready', gatewayUrl).href,
       deadline - Date.now(),
     );
-    const serverPid = await findServerPid(child.pid as number);
+    const serverPid = await findDescendant(child.pid as number, 'embedded.ts');
     return { gatewayUrl, serverPid, output: () => output, stop };
   } catch (error) {
     await stop();
@@ -114,11 +114,14 @@ export async function residentBytes(pid: number): Promise<number> {
 }
 
 /**
- * The node process running launcher/src/bin/embedded.ts under `root`:
- * npm starts tsx, which starts node with its loader; the deepest one is
- * the server.
+ * The deepest process under `root` whose command line holds `marker`:
+ * npm starts tsx, which starts node with its loader, so the deepest match
+ * is the server itself.
  */
-async function findServerPid(root: number): Promise<number> {
+export async function findDescendant(
+  root: number,
+  marker: string,
+): Promise<number> {
   const children = new Map<number, number[]>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -139,13 +142,13 @@ async function findServerPid(root: number): Promise<number> {
       const cmdline = await readFile(`/proc/${child}/cmdline`, 'utf8').catch(
         () => '',
       );
-      if (cmdline.includes('embedded.ts')) found = child;
+      if (cmdline.includes(marker)) found = child;
       await visit(child);
     }
   };
   await visit(root);
   if (found === null)
-    throw new Error(`no node process under ${root} runs embedded.ts`);
+    throw new Error(`no process under ${root} runs ${marker}`);
   return found;
 }
 

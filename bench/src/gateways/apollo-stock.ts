@@ -1,18 +1,14 @@
 // A stock @apollo/gateway in @apollo/server, default settings, with only
 // what a user must add for Realms subgraphs: verify the caller's token and
 // sign the forwarded identity in willSendRequest. Run by `npm run bench`.
-import { readFile } from 'node:fs/promises';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { GraphQLError } from 'graphql';
-import { repoRoot } from '../system.js';
 import {
   IDENTITY_HEADER,
-  PeerIdentity,
   REALM_HEADER,
-  withSubgraphUrls,
-  peerSettings,
+  loadPeer,
   type PeerCaller,
 } from './peer-identity.js';
 
@@ -20,16 +16,7 @@ interface Context {
   readonly caller: PeerCaller;
 }
 
-const settings = peerSettings();
-const identity = await PeerIdentity.load(
-  `${repoRoot}schema/realms`,
-  settings.keysDir,
-  settings.secret,
-);
-const supergraphSdl = withSubgraphUrls(
-  await readFile(`${repoRoot}schema/supergraph.graphql`, 'utf8'),
-  settings.subgraphUrls,
-);
+const { settings, identity, supergraphSdl } = await loadPeer();
 
 const gateway = new ApolloGateway({
   supergraphSdl,

@@ -7,19 +7,15 @@
 // option), and GraphiQL and the landing page, which load CDN assets in a
 // browser, are turned off.
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import {
   createGatewayRuntime,
   type GatewayPlugin,
 } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
-import { repoRoot } from '../system.js';
 import {
   IDENTITY_HEADER,
-  PeerIdentity,
   REALM_HEADER,
-  withSubgraphUrls,
-  peerSettings,
+  loadPeer,
   type PeerCaller,
 } from './peer-identity.js';
 
@@ -27,16 +23,7 @@ interface Context {
   caller?: PeerCaller;
 }
 
-const settings = peerSettings();
-const identity = await PeerIdentity.load(
-  `${repoRoot}schema/realms`,
-  settings.keysDir,
-  settings.secret,
-);
-const supergraph = withSubgraphUrls(
-  await readFile(`${repoRoot}schema/supergraph.graphql`, 'utf8'),
-  settings.subgraphUrls,
-);
+const { settings, identity, supergraphSdl: supergraph } = await loadPeer();
 
 /** Verifies the caller once per request and keeps it on the context. */
 const realmAuth: GatewayPlugin<Context> = {

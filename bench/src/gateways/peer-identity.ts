@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { repoRoot } from '../system.js';
 import {
   createLocalJWKSet,
   jwtVerify,
@@ -151,4 +152,22 @@ export function peerSettings() {
       string
     >,
   };
+}
+
+/**
+ * What a peer gateway process starts from: its settings, the identity
+ * helper and the committed supergraph pointed at this run's subgraphs.
+ */
+export async function loadPeer() {
+  const settings = peerSettings();
+  const identity = await PeerIdentity.load(
+    `${repoRoot}schema/realms`,
+    settings.keysDir,
+    settings.secret,
+  );
+  const supergraphSdl = withSubgraphUrls(
+    await readFile(`${repoRoot}schema/supergraph.graphql`, 'utf8'),
+    settings.subgraphUrls,
+  );
+  return { settings, identity, supergraphSdl };
 }

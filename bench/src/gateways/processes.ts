@@ -1,9 +1,9 @@
 // The processes of a gateway benchmark: a Redis of its own, the four
 // subgraphs as `npm run start:subgraph` runs them, and the gateways.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { repoRoot, sleep, waitForOk } from '../system.js';
+import { findDescendant, repoRoot, sleep, waitForOk } from '../system.js';
 
 /** A service in its own process group, stopped by its group id. */
 export interface Service {
@@ -133,37 +133,6 @@ function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The deepest process under `root` whose command line holds `marker`. */
-async function findDescendant(root: number, marker: string): Promise<number> {
-  const children = new Map<number, number[]>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // Ended meanwhile.
-    }
-  }
-  let found: number | null = null;
-  const visit = async (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      const cmdline = await readFile(`/proc/${child}/cmdline`, 'utf8').catch(
-        () => '',
-      );
-      if (cmdline.includes(marker)) found = child;
-      await visit(child);
-    }
-  };
-  await visit(root);
-  if (found === null)
-    throw new Error(`no process under ${root} runs ${marker}`);
-  return found;
 }
 
 /** VmRSS and VmHWM of a process, in bytes. */
