@@ -294,16 +294,38 @@ async function main() {
   }
 }
 
+/**
+ * BENCH_PROFILE_DIR: our gateway and the subgraphs run under `node
+ * --cpu-prof` and write their profiles there when they stop. node itself
+ * runs the script, not tsx's launcher: the launcher relays the group's
+ * SIGTERM as a second one, which ends the process before V8 writes the
+ * profile.
+ */
+function profiled(
+  script: string,
+  args: readonly string[] = [],
+): [string, string[]] | null {
+  const dir = process.env['BENCH_PROFILE_DIR'];
+  if (!dir) return null;
+  return [
+    process.execPath,
+    ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', script, ...args],
+  ];
+}
+
 async function startSubgraphs(env: Record<string, string>): Promise<Service[]> {
   const services: Service[] = [];
   for (const name of ['core', 'sports', 'entertainment', 'parks']) {
     progress(`starting subgraph ${name}`);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/graphql`;
+    const [command, args] = profiled('launcher/src/bin/subgraph.ts', [
+      name,
+    ]) ?? ['npm', ['run', '--silent', 'start:subgraph', '--', name]];
     const service = await startService({
       name,
-      command: 'npm',
-      args: ['run', '--silent', 'start:subgraph', '--', name],
+      command,
+      args,
       env: { ...env, [`${name.toUpperCase()}_PORT`]: String(port) },
       marker: 'launcher/src/bin/subgraph.ts',
       ready: new URL('/health/ready', url).href,
@@ -323,7 +345,6 @@ async function startGateway(
 ): Promise<Service> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/graphql`;
-  const profileDir = process.env['BENCH_PROFILE_DIR'];
   const ready = (timeoutMs: number) =>
     waitForRead(url, tokens.users.sports[0] as string, timeoutMs);
   if (name === 'ours') {
@@ -333,19 +354,10 @@ async function startGateway(
         u,
       ]),
     );
-    // BENCH_PROFILE_DIR: ours runs under `node --cpu-prof`, and writes
-    // its profile there when it stops.
-    const [command, commandArgs] = profileDir
-      ? [
-          'npx',
-          [
-            'tsx',
-            '--cpu-prof',
-            `--cpu-prof-dir=${profileDir}`,
-            'gateway/src/bin/gateway.ts',
-          ],
-        ]
-      : ['npm', ['run', '--silent', 'start:gateway']];
+    const [command, commandArgs] = profiled('gateway/src/bin/gateway.ts') ?? [
+      'npm',
+      ['run', '--silent', 'start:gateway'],
+    ];
     return startService({
       name,
       command,

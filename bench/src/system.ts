@@ -114,9 +114,10 @@ export async function residentBytes(pid: number): Promise<number> {
 }
 
 /**
- * The deepest process under `root` whose command line holds `marker`:
- * npm starts tsx, which starts node with its loader, so the deepest match
- * is the server itself.
+ * The deepest process from `root` down whose command line holds
+ * `marker`: npm starts tsx, which starts node with its loader, so the
+ * deepest match is the server itself (`root` when node was started
+ * directly).
  */
 export async function findDescendant(
   root: number,
@@ -147,6 +148,10 @@ export async function findDescendant(
     }
   };
   await visit(root);
+  if (found === null) {
+    const own = await readFile(`/proc/${root}/cmdline`, 'utf8').catch(() => '');
+    if (own.includes(marker)) found = root;
+  }
   if (found === null)
     throw new Error(`no process under ${root} runs ${marker}`);
   return found;
