@@ -1,5 +1,10 @@
 import '@realms/platform/telemetry';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import {
+  ApolloGateway,
+  RemoteGraphQLDataSource,
+  type GraphQLDataSourceProcessOptions,
+} from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -49,7 +54,11 @@ import { startReadCache } from './read-cache/read-cache.js';
 import { withVerifiedTokenCache } from './read-cache/verified-tokens.js';
 import { readCachePlugin } from './read-cache/read-cache-plugin.js';
 import { readShortcut } from './read-cache/read-shortcut.js';
-import type { ResponseCacheOptions } from './read-cache/response-cache.js';
+import { entityFetchPlan } from './read-cache/entity-cache.js';
+import type {
+  ResponseCache,
+  ResponseCacheOptions,
+} from './read-cache/response-cache.js';
 import {
   attachSubscriptionServer,
   type SubscriberLimits,
@@ -116,6 +125,14 @@ const DEFAULT_READ_CACHE: ResponseCacheOptions = {
   maxEntries: 50_000,
   ttlMs: 5 * 60_000,
 };
+/**
+ * One division entry per user and realm that reads: small (a division's
+ * fields of one preference), so more of them fit than whole responses.
+ */
+const DEFAULT_ENTITY_CACHE: ResponseCacheOptions = {
+  maxEntries: 30_000,
+  ttlMs: 5 * 60_000,
+};
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** How long readiness waits for a subgraph's health answer. */
@@ -130,8 +147,10 @@ class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     private readonly serviceName: string,
     url: string,
     timeoutMs: number,
-    fetchSeconds: GatewayMetrics['subgraphFetchSeconds'],
+    private readonly metrics: GatewayMetrics,
+    private readonly entityCache: EntityCacheAccess | null,
   ) {
+    const fetchSeconds = metrics.subgraphFetchSeconds;
     // A keep-alive HTTP client of our own instead of fetch: WHATWG fetch
     // costs a stream and several objects per call, measurable on the miss
     // path (bench/README.md). A per-subgraph timeout turns a hung subgraph
@@ -154,6 +173,48 @@ class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
         }
       }) as never,
     });
+  }
+
+  /**
+   * A single-entity fetch (a division's fields of one preference) is
+   * answered from the entity cache when it can be (entity-cache.ts);
+   * everything else goes to the subgraph.
+   */
+  override async process(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    // Only a client's operation carries a client's context (not health
+    // checks or schema loading); the kind enum is not exported, its
+    // `incomingRequestContext` tells the same.
+    const plan =
+      this.entityCache && 'incomingRequestContext' in options
+        ? entityFetchPlan(
+            this.serviceName,
+            options.request,
+            options.context,
+            this.entityCache.version(),
+            this.entityCache.cache,
+          )
+        : null;
+    if (!plan || !this.entityCache) return super.process(options);
+
+    const { cache } = this.entityCache;
+    const cached = cache.get(plan.key);
+    this.metrics.entityCacheLookups.inc({
+      subgraph: this.serviceName,
+      result: cached ? 'hit' : 'miss',
+    });
+    if (cached) return cached;
+    const response = await super.process(options);
+    if (!response.errors?.length && response.data) {
+      cache.set(
+        plan.key,
+        { data: response.data },
+        plan.dependsOn,
+        plan.snapshot,
+      );
+    }
+    return response;
   }
 
   /**
@@ -194,6 +255,13 @@ class SignedIdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     );
     request.http?.headers.set(REQUEST_ID_HEADER, context.requestId);
   }
+}
+
+/** The entity cache, as the subgraph data sources use it. */
+interface EntityCacheAccess {
+  readonly cache: ResponseCache;
+  /** The configuration version in force (part of every key). */
+  readonly version: () => number;
 }
 
 /** What RemoteGraphQLDataSource hands its fetcher. */
@@ -313,6 +381,24 @@ export async function startGateway(
   host?: string,
 ): Promise<RunningServer> {
   const metrics = options.metrics ?? new ServiceMetrics('gateway');
+  const configVersion = () => options.liveCatalog?.version ?? 0;
+  const readCache =
+    options.changeFeed && options.readCache !== false
+      ? await startReadCache({
+          ...options.changeFeed,
+          realmIds: options.catalog().realmIds,
+          logger: options.logger,
+          limits: options.readCache ?? DEFAULT_READ_CACHE,
+          entityLimits: DEFAULT_ENTITY_CACHE,
+        })
+      : null;
+  const stopFollowingConfig = options.liveCatalog?.onChange(() =>
+    readCache?.caches.clear(),
+  );
+  const entityCache = readCache
+    ? { cache: readCache.caches.entities, version: configVersion }
+    : null;
+
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     logger: options.logger,
@@ -321,7 +407,8 @@ export async function startGateway(
         name,
         options.subgraphUrls[name as SubgraphName],
         options.subgraphTimeoutMs ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
-        metrics.gateway.subgraphFetchSeconds,
+        metrics.gateway,
+        entityCache,
       ),
   });
 
@@ -331,18 +418,6 @@ export async function startGateway(
   });
 
   const limits = requestLimits<GatewayContext>(options.production);
-  const readCache =
-    options.changeFeed && options.readCache !== false
-      ? await startReadCache({
-          ...options.changeFeed,
-          realmIds: options.catalog().realmIds,
-          logger: options.logger,
-          limits: options.readCache ?? DEFAULT_READ_CACHE,
-        })
-      : null;
-  const stopFollowingConfig = options.liveCatalog?.onChange(() =>
-    readCache?.cache.clear(),
-  );
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -366,8 +441,8 @@ export async function startGateway(
       ...limits.plugins,
       ...(readCache
         ? [
-            readCachePlugin(readCache.cache, {
-              version: () => options.liveCatalog?.version ?? 0,
+            readCachePlugin(readCache.caches, {
+              version: configVersion,
               realmIds: () => options.catalog().realmIds,
               onLookup: (result) =>
                 metrics.gateway.readCacheLookups.inc({ result }),
@@ -401,8 +476,8 @@ export async function startGateway(
       routes: { '/metrics': metrics.route() },
       ...(readCache
         ? {
-            shortcut: readShortcut(readCache.cache, {
-              version: () => options.liveCatalog?.version ?? 0,
+            shortcut: readShortcut(readCache.caches.responses, {
+              version: configVersion,
               onHit: ({ context, operationName, seconds }) => {
                 metrics.gateway.readCacheLookups.inc({ result: 'hit' });
                 const labels = {
@@ -423,10 +498,13 @@ export async function startGateway(
         : {}),
       readiness: () => readiness(options),
       context: async ({ raw, requestId }) => {
-        const logger = options.logger.child({ requestId });
         const resolution = router.resolve(raw);
         if (!resolution.ok) {
-          return noRealmContext(requestId, logger, resolution.error);
+          return noRealmContext(
+            requestId,
+            options.logger.child({ requestId }),
+            resolution.error,
+          );
         }
         const realm = resolution.realm;
         const identity = await authenticate(raw, realm.id, verifier).catch(
@@ -438,7 +516,7 @@ export async function startGateway(
           realm,
           identity,
           requestId,
-          logger,
+          logger: options.logger,
           signer: options.signer,
           clientAddress: clientAddress(raw, trustedProxies),
         });
@@ -475,7 +553,7 @@ export async function startGateway(
             realm,
             identity,
             requestId,
-            logger: options.logger.child({ requestId }),
+            logger: options.logger,
             signer: options.signer,
           }),
       })
@@ -513,11 +591,16 @@ export function clientAddress(
   return forwarded || remote;
 }
 
-/** The context of a request whose realm is known. */
+/**
+ * The context of a request whose realm is known. Its logger carries the
+ * request id and realm; it is made on first use, as most requests (a
+ * read cache hit above all) never log.
+ */
 export function realmContext(parts: {
   realm: RealmConfig;
   identity: Identity | null;
   requestId: string;
+  /** The service's logger; the request's is a child of it. */
   logger: Logger;
   signer: IdentitySigner;
   /** The caller's address, signed along for the audit log. */
@@ -526,9 +609,12 @@ export function realmContext(parts: {
   const { realm, identity, requestId, signer } = parts;
   const clientAddress = parts.clientAddress ?? null;
   let signed: Promise<string> | undefined;
+  let logger: Logger | undefined;
   return {
     requestId,
-    logger: parts.logger.child({ realm: realm.id }),
+    get logger() {
+      return (logger ??= parts.logger.child({ requestId, realm: realm.id }));
+    },
     realm,
     realmError: null,
     identity,

@@ -9,6 +9,7 @@ import {
 } from 'graphql';
 import { parsePreferenceId, preferenceId } from '@realms/platform';
 import type { GatewayContext } from '../gateway-server.js';
+import type { ReadCaches } from './read-cache.js';
 import type { ResponseCache } from './response-cache.js';
 
 /**
@@ -34,15 +35,16 @@ interface CachePlan {
 }
 
 /**
- * Serves repeated preference reads from the gateway's ResponseCache, and
- * drops a user's entries as soon as a mutation of theirs passes through
- * (so their next read is fresh even before the change event arrives).
+ * Serves repeated preference reads from the gateway's response cache, and
+ * drops a user's entries in both read caches as soon as a mutation of
+ * theirs passes through (so their next read is fresh even before the
+ * change event arrives).
  * Keys hold everything that can change an answer: realm, user, roles,
  * configuration version, operation and variables. Nothing is shared
  * across users or realms.
  */
 export function readCachePlugin(
-  cache: ResponseCache,
+  caches: ReadCaches,
   config: {
     version: () => number;
     realmIds: () => readonly string[];
@@ -50,6 +52,7 @@ export function readCachePlugin(
     onLookup?: (result: 'hit' | 'miss') => void;
   },
 ): ApolloServerPlugin<GatewayContext> {
+  const cache = caches.responses;
   return {
     async requestDidStart() {
       let plan: CachePlan | null = null;
@@ -80,7 +83,7 @@ export function readCachePlugin(
         async willSendResponse({ response, contextValue, operation, request }) {
           if (operation?.operation === OperationTypeNode.MUTATION) {
             invalidateWriters(
-              cache,
+              caches,
               contextValue,
               operation,
               request.variables ?? {},
@@ -176,7 +179,7 @@ export function readCacheKey(
  * user-global key) or, for an admin, the preference its `id` names.
  */
 function invalidateWriters(
-  cache: ResponseCache,
+  cache: ReadCaches,
   context: GatewayContext,
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,

@@ -38,6 +38,7 @@ const FAMILY_LABELS: Record<string, readonly string[]> = {
   realms_subscription_events_delivered_total: ['realm', 'kind'],
   realms_state_sync_latency_seconds: ['realm'],
   realms_read_cache_lookups_total: ['result'],
+  realms_entity_cache_lookups_total: ['subgraph', 'result'],
 };
 
 /** What only the gateway exports. */
@@ -47,6 +48,7 @@ const GATEWAY_ONLY = [
   'realms_subscription_events_delivered_total',
   'realms_state_sync_latency_seconds',
   'realms_read_cache_lookups_total',
+  'realms_entity_cache_lookups_total',
 ];
 
 /** Distinct series one family may have here; far above what runs make. */
@@ -272,6 +274,14 @@ describe('metrics of every service after known traffic', () => {
     const lookups = 'realms_read_cache_lookups_total';
     expect(grown(now, lookups, { result: 'hit' })).toBeGreaterThanOrEqual(1);
     expect(grown(now, lookups, { result: 'miss' })).toBeGreaterThanOrEqual(3);
+    // Their division fetches (one preference each) were entity lookups.
+    const entities = 'realms_entity_cache_lookups_total';
+    for (const subgraph of ['sports', 'parks']) {
+      expect(
+        grown(now, entities, { subgraph, result: 'miss' }),
+        subgraph,
+      ).toBeGreaterThanOrEqual(1);
+    }
 
     // The misses reached every subgraph: one fetch histogram per subgraph.
     for (const { name } of SUBGRAPHS) {

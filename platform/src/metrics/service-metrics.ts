@@ -150,6 +150,7 @@ export class GatewayMetrics {
   readonly eventsDelivered: Counter<'realm' | 'kind'>;
   readonly stateSyncSeconds: Histogram<'realm'>;
   readonly readCacheLookups: Counter<'result'>;
+  readonly entityCacheLookups: Counter<'subgraph' | 'result'>;
 
   constructor(registry: Registry) {
     this.subgraphFetchSeconds = new Histogram({
@@ -184,6 +185,14 @@ export class GatewayMetrics {
       name: 'realms_read_cache_lookups_total',
       help: 'Cacheable reads looked up in the read cache, by hit or miss.',
       labelNames: ['result'],
+      registers: [registry],
+    });
+    this.entityCacheLookups = new Counter({
+      name: 'realms_entity_cache_lookups_total',
+      help:
+        'Single-entity subgraph fetches looked up in the entity cache, by ' +
+        'subgraph and hit or miss.',
+      labelNames: ['subgraph', 'result'],
       registers: [registry],
     });
   }
