@@ -181,20 +181,38 @@ function resolveJwksFile(
  * first token (an identity provider that is down at start-up does not
  * stop the gateway; its tokens are refused until it answers).
  */
+/** A realm's trusted keys, as the verifier asks for them. */
+export interface RealmKeySet {
+  readonly getKey: JWTVerifyGetKey;
+  /**
+   * A number that changes whenever the trusted keys change, so that a
+   * verification remembered under one generation can be dropped when a
+   * key is removed. Asking is cheap and never waits: for a key set file
+   * it starts the due change check in the background, so a removal counts
+   * within the check interval even when no token needs verifying.
+   */
+  generation(): number;
+}
+
 export async function openKeySet(
   realmId: string,
   source: RealmKeySource,
   options: KeySetOptions = {},
-): Promise<JWTVerifyGetKey> {
+): Promise<RealmKeySet> {
   switch (source.kind) {
     case 'file':
-      return (await KeySetFile.open(realmId, source.path, options)).getKey;
-    case 'url':
-      return createRemoteJWKSet(source.url, {
+      return KeySetFile.open(realmId, source.path, options);
+    case 'url': {
+      // jose refetches the set itself (after `cacheMaxAge`, or early for
+      // an unknown kid) and does not say when; a key dropped from a JWKS
+      // is therefore trusted until that refetch whatever we remember.
+      const getKey = createRemoteJWKSet(source.url, {
         timeoutDuration: options.jwksTimeoutMs ?? 5_000,
         cooldownDuration: options.jwksCooldownMs ?? 30_000,
         cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
       });
+      return { getKey, generation: () => 0 };
+    }
   }
 }
 
@@ -207,9 +225,10 @@ export async function openKeySet(
  * check: a botched edit must not lock every user out. Write the file
  * atomically (a temporary file, then rename), as `rotateDevKey` does.
  */
-class KeySetFile {
+class KeySetFile implements RealmKeySet {
   private checkedAtMs = Date.now();
   private pendingCheck: Promise<void> | undefined;
+  private keysGeneration = 0;
 
   private constructor(
     private readonly realmId: string,
@@ -237,15 +256,27 @@ class KeySetFile {
   }
 
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    const check = this.dueCheck();
+    if (check) await check;
+    return this.keys(header, token);
+  };
+
+  generation(): number {
+    // Not awaited: the answer is the generation as of now, and the check
+    // bumps it for the callers after it.
+    this.dueCheck()?.catch(() => undefined);
+    return this.keysGeneration;
+  }
+
+  /** The change check, started if the interval passed; one at a time. */
+  private dueCheck(): Promise<void> | undefined {
     if (Date.now() - this.checkedAtMs >= this.intervalMs) {
-      // One check at a time; concurrent tokens wait for the same one.
       this.pendingCheck ??= this.check().finally(() => {
         this.pendingCheck = undefined;
       });
-      await this.pendingCheck;
     }
-    return this.keys(header, token);
-  };
+    return this.pendingCheck;
+  }
 
   private async check(): Promise<void> {
     this.checkedAtMs = Date.now();
@@ -254,6 +285,7 @@ class KeySetFile {
       const { keys, fingerprint } = await readKeySetFile(this.path);
       this.keys = keys;
       this.fingerprint = fingerprint;
+      this.keysGeneration += 1;
     } catch (error) {
       this.logger?.warn(
         { realm: this.realmId, file: this.path, err: error },

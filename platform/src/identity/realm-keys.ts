@@ -22,6 +22,7 @@ import { isRole, type Identity, type Role } from './identity.js';
 import {
   openKeySet,
   realmKeySettings,
+  type RealmKeySet,
   writeFileAtomic,
   type KeySetOptions,
 } from './realm-key-sets.js';
@@ -187,7 +188,7 @@ export interface IdentityAccess {
 
 interface RealmTrust {
   readonly realm: RealmConfig;
-  readonly keys: JWTVerifyGetKey;
+  readonly keys: RealmKeySet;
   readonly clockToleranceSeconds: number;
 }
 
@@ -246,7 +247,7 @@ export class RealmTokenVerifier {
 
     let payload: JWTPayload;
     try {
-      payload = await verifyWithKeySet(token, trust.keys, {
+      payload = await verifyWithKeySet(token, trust.keys.getKey, {
         algorithms: [TOKEN_ALGORITHM],
         issuer: realm.auth.issuer,
         audience: realm.auth.audience,
@@ -265,6 +266,17 @@ export class RealmTokenVerifier {
     }
 
     return identityOf(payload, realmId);
+  }
+
+  /**
+   * Changes whenever the keys `realmId` trusts change (a key set file was
+   * re-read). A caller that remembers verifications (the gateway's
+   * verified-token cache) keeps the generation with each and verifies
+   * again once it moved, so a removed key stops its tokens as soon as the
+   * verifier itself would. Cheap and never waits (see RealmKeySet).
+   */
+  keySetGeneration(realmId: string): number {
+    return this.realms.get(realmId)?.keys.generation() ?? 0;
   }
 
   /**
