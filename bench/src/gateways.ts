@@ -114,7 +114,10 @@ const killer = setTimeout(() => {
   void cleanUp().finally(() => process.exit(1));
 }, HARD_STOP_MS);
 killer.unref();
+// Interrupted or terminated (`timeout`, a CI job's end): stop every
+// service and Redis this run started, rather than leaving them running.
 process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanUp().finally(() => process.exit(143)));
 
 async function main() {
   const scratch = await mkdtemp(join(tmpdir(), 'realms-bench-gw-'));
