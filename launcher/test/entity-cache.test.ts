@@ -162,6 +162,66 @@ describe('the gateway entity cache', () => {
     expect(after.sports.favoriteTeams).toEqual(['after']);
   });
 
+  it("keeps the division's entity across the user's own write of another key", async () => {
+    await setTeams('nia', ['nias-team']);
+    await read('nia');
+    const write = await graphql(
+      t.url,
+      'mutation { setPreferences(values: [{ key: "displayName", value: "Nia N." }]) { version } }',
+      { realm: 'sports', token: await t.token('sports', 'nia') },
+    );
+    expect(write.errors).toBeUndefined();
+    const after = await counting(() => read('nia', ['displayName']));
+    // The response was dropped (a fresh core fetch shows the write), the
+    // division's fields were not: no sports fetch.
+    expect(after.result.values).toEqual([
+      { key: 'displayName', value: 'Nia N.' },
+    ]);
+    expect(after.core).toBe(1);
+    expect(after.sports).toBe(0);
+    expect(after.result.sports.favoriteTeams).toEqual(['nias-team']);
+  });
+
+  it('keeps it when another replica changes another key, not when it changes a division key', async () => {
+    await setTeams('oli', ['olis-team']);
+    await read('oli');
+    const writeElsewhere = (
+      key: string,
+      value: unknown,
+      writer: string | null,
+      path: string[],
+    ) =>
+      t.system.preferences.write({
+        realm: 'sports',
+        userId: 'oli',
+        changes: [{ key, value, scope: 'REALM', path }],
+        expectedVersion: null,
+        writer,
+        globalLayerWritable: false,
+        actor: 'oli',
+        requestId: 'elsewhere',
+      });
+
+    await writeElsewhere('theme', 'light', null, ['values', 0]);
+    const keptFor = await counting(async () => {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const current = await read('oli', ['theme']);
+        if (current.values[0]?.value === 'light') return current;
+        if (Date.now() > deadline) throw new Error('theme never changed');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    expect(keptFor.sports).toBe(0);
+    expect(keptFor.result.sports.favoriteTeams).toEqual(['olis-team']);
+
+    await writeElsewhere('sports.favoriteTeams', ['new'], 'sports', [
+      'favoriteTeams',
+    ]);
+    const after = await eventually('oli', (s) => s.favoriteTeams[0] === 'new');
+    expect(after.sports.favoriteTeams).toEqual(['new']);
+  });
+
   it("never serves one user's entity to another, or a user's to their admin", async () => {
     await setTeams('kim', ['kims-team']);
     await setTeams('lee', ['lees-team']);

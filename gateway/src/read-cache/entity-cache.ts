@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Kind, OperationTypeNode, parse } from 'graphql';
+import { Kind, OperationTypeNode, parse, type SelectionSetNode } from 'graphql';
 import { parsePreferenceId } from '@realms/platform';
 import type { GatewayContext } from '../gateway-server.js';
 import type { ResponseCache } from './response-cache.js';
@@ -46,7 +46,8 @@ export function entityFetchPlan(
   cache: ResponseCache,
 ): EntityFetchPlan | null {
   const realm = context.realm?.id;
-  if (!realm || !request.query || !isEntitiesQuery(request.query)) return null;
+  const shape = request.query ? entitiesQueryShape(request.query) : null;
+  if (!realm || !shape) return null;
 
   const representations = request.variables?.['representations'];
   if (!Array.isArray(representations) || representations.length !== 1)
@@ -70,8 +71,38 @@ export function entityFetchPlan(
       ]),
     )
     .digest('base64url');
-  const dependsOn = [id];
+  const dependsOn = [
+    shape.divisionField === null
+      ? id
+      : divisionDependency(id, shape.divisionField),
+  ];
   return { key, dependsOn, snapshot: cache.snapshot(dependsOn) };
+}
+
+/**
+ * What an entity fetch that asks only for one division's own field (such
+ * as `... on Preference { sports { ... } }`) depends on: the preference's
+ * keys of that division, not the whole preference. A division's field
+ * resolves from its `<division>.*` keys alone (division-kit.ts), and no
+ * other writer may write those keys (the preference service refuses
+ * another owner), so a change that names none of them, a user changing
+ * their display name say, leaves the entry valid. See
+ * ReadCaches.invalidate, which drops these only for such keys.
+ */
+export function divisionDependency(
+  preferenceId: string,
+  division: string,
+): string {
+  return `${preferenceId}\n${division}`;
+}
+
+/**
+ * The shape of an `_entities` query: `divisionField` is the one field it
+ * asks of `Preference` (besides `__typename`), or null when it asks for
+ * more or other things.
+ */
+interface EntitiesShape {
+  readonly divisionField: string | null;
 }
 
 /**
@@ -79,40 +110,74 @@ export function entityFetchPlan(
  * each is parsed once. (The plan's own document is not handed to data
  * sources unless the planner keeps a copy of every fetch's AST.)
  */
-const entitiesQueries = new Map<string, boolean>();
+const shapes = new Map<string, EntitiesShape | null>();
 const MAX_REMEMBERED_QUERIES = 1_000;
 
-function isEntitiesQuery(query: string): boolean {
-  let known = entitiesQueries.get(query);
-  if (known === undefined) {
-    known = parsesAsEntitiesQuery(query);
-    if (entitiesQueries.size >= MAX_REMEMBERED_QUERIES) entitiesQueries.clear();
-    entitiesQueries.set(query, known);
+function entitiesQueryShape(query: string): EntitiesShape | null {
+  let shape = shapes.get(query);
+  if (shape === undefined) {
+    shape = parseEntitiesShape(query);
+    if (shapes.size >= MAX_REMEMBERED_QUERIES) shapes.clear();
+    shapes.set(query, shape);
   }
-  return known;
+  return shape;
 }
 
-function parsesAsEntitiesQuery(query: string): boolean {
+function parseEntitiesShape(query: string): EntitiesShape | null {
   let document;
   try {
     document = parse(query, { noLocation: true });
   } catch {
-    return false;
+    return null;
   }
-  if (document.definitions.length !== 1) return false;
+  if (document.definitions.length !== 1) return null;
   const [operation] = document.definitions;
   if (
     operation?.kind !== Kind.OPERATION_DEFINITION ||
     operation.operation !== OperationTypeNode.QUERY
   )
-    return false;
+    return null;
   const roots = operation.selectionSet.selections;
-  return (
-    roots.length === 1 &&
-    roots[0]?.kind === Kind.FIELD &&
-    roots[0].name.value === '_entities' &&
-    !roots[0].alias
-  );
+  const root = roots[0];
+  if (
+    roots.length !== 1 ||
+    root?.kind !== Kind.FIELD ||
+    root.name.value !== '_entities' ||
+    root.alias
+  )
+    return null;
+  return { divisionField: onlyPreferenceField(root.selectionSet) };
+}
+
+/**
+ * The single field an `_entities` selection asks of `Preference`, when
+ * that is all it asks (inline fragments on Preference, `__typename`
+ * anywhere); null otherwise: then any change of the preference counts.
+ */
+function onlyPreferenceField(
+  selectionSet: SelectionSetNode | undefined,
+): string | null {
+  const fields = new Set<string>();
+  const visit = (set: SelectionSetNode, onPreference: boolean): boolean => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value === '__typename') continue;
+        if (!onPreference || selection.directives?.length) return false;
+        fields.add(selection.name.value);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (selection.directives?.length) return false;
+        const type = selection.typeCondition?.name.value;
+        if (type !== undefined && type !== 'Preference') return false;
+        if (!visit(selection.selectionSet, true)) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!selectionSet || !visit(selectionSet, false) || fields.size !== 1)
+    return null;
+  return [...fields][0] ?? null;
 }
 
 /** The id of a `{ __typename: "Preference", id }` representation. */

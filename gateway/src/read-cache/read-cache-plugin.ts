@@ -175,6 +175,13 @@ export function readCacheKey(
 }
 
 /**
+ * Core mutations that write values through the preference service as the
+ * core writer: they cannot change a division's keys (the service refuses
+ * a key of another owner), so a division's entity entries survive them.
+ */
+const CORE_VALUE_MUTATIONS = new Set(['setPreferences', 'resetPreferences']);
+
+/**
  * A mutation may change the caller's preference (in every realm, for a
  * user-global key) or, for an admin, the preference its `id` names.
  */
@@ -187,14 +194,24 @@ function invalidateWriters(
 ): void {
   const users = new Set<string>();
   if (context.identity) users.add(context.identity.userId);
+  let divisionKeysUnchanged = true;
   for (const selection of operation.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD) continue;
+    if (selection.kind !== Kind.FIELD) {
+      divisionKeysUnchanged = false;
+      continue;
+    }
+    if (!CORE_VALUE_MUTATIONS.has(selection.name.value))
+      divisionKeysUnchanged = false;
     const id = argumentString(selection, 'id', variables);
     const parsed = id ? parsePreferenceId(id) : null;
     if (parsed) users.add(parsed.userId);
   }
+  // Which keys changed is not known here (the change event will say):
+  // none of a division's, when only core value mutations ran.
+  const changedKeys = divisionKeysUnchanged ? [] : undefined;
   for (const user of users) {
-    for (const realm of realmIds) cache.invalidate(preferenceId(realm, user));
+    for (const realm of realmIds)
+      cache.invalidate(preferenceId(realm, user), changedKeys);
   }
 }
 

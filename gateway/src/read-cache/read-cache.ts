@@ -3,6 +3,7 @@ import {
   ChangeTails,
   type TailListener,
 } from '../subscriptions/realm-change-tail.js';
+import { divisionDependency } from './entity-cache.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
 
 /**
@@ -15,18 +16,32 @@ export class ReadCaches {
   readonly responses: ResponseCache;
   readonly entities: ResponseCache;
 
-  constructor(limits: {
-    readonly responses: ResponseCacheOptions;
-    readonly entities: ResponseCacheOptions;
-  }) {
+  constructor(
+    limits: {
+      readonly responses: ResponseCacheOptions;
+      readonly entities: ResponseCacheOptions;
+    },
+    /** The divisions (realm ids): each names its field and its keys. */
+    private readonly divisions: readonly string[],
+  ) {
     this.responses = new ResponseCache(limits.responses);
     this.entities = new ResponseCache(limits.entities);
   }
 
-  /** Drops everything read from one preference (`realm:user`). */
-  invalidate(preferenceId: string): void {
+  /**
+   * Drops what was read from one preference (`realm:user`). Given the keys
+   * that changed, a division's entity entries of that preference stay
+   * unless one of the division's own keys is among them (see
+   * divisionDependency); without them, everything goes.
+   */
+  invalidate(preferenceId: string, changedKeys?: readonly string[]): void {
     this.responses.invalidate(preferenceId);
     this.entities.invalidate(preferenceId);
+    for (const division of this.divisions) {
+      const prefix = `${division}.`;
+      if (!changedKeys || changedKeys.some((key) => key.startsWith(prefix)))
+        this.entities.invalidate(divisionDependency(preferenceId, division));
+    }
   }
 
   /** Drops everything (configuration changed, or changes were missed). */
@@ -49,14 +64,15 @@ export async function startReadCache(options: {
   readonly limits: ResponseCacheOptions;
   readonly entityLimits: ResponseCacheOptions;
 }): Promise<{ caches: ReadCaches; stop: () => Promise<void> }> {
-  const cache = new ReadCaches({
-    responses: options.limits,
-    entities: options.entityLimits,
-  });
+  const cache = new ReadCaches(
+    { responses: options.limits, entities: options.entityLimits },
+    options.realmIds,
+  );
   const tails = new ChangeTails(options.store, options.bus, options.logger);
   const listener: TailListener = {
     onEvents: (events) => {
-      for (const event of events) cache.invalidate(event.preferenceId);
+      for (const event of events)
+        cache.invalidate(event.preferenceId, event.changedKeys);
     },
     // Changes were missed: nothing cached can be trusted any more.
     onGap: () => cache.clear(),
