@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Kind, OperationTypeNode, parse, type SelectionSetNode } from 'graphql';
 import { parsePreferenceId } from '@realms/platform';
 import type { GatewayContext } from '../gateway-server.js';
@@ -58,19 +58,19 @@ export function entityFetchPlan(
   if (!id || !parsed || parsed.realm !== realm) return null;
 
   const identity = context.identity;
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify([
-        subgraph,
-        realm,
-        identity?.userId ?? null,
-        identity ? [...identity.roles].sort() : null,
-        version,
-        request.query,
-        request.variables,
-      ]),
-    )
-    .digest('base64url');
+  const key = hash(
+    'sha256',
+    JSON.stringify([
+      subgraph,
+      realm,
+      identity?.userId ?? null,
+      identity ? [...identity.roles].sort() : null,
+      version,
+      request.query,
+      request.variables,
+    ]),
+    'base64url',
+  );
   const dependsOn = [
     shape.divisionField === null
       ? id

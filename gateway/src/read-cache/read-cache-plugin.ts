@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   Kind,
@@ -159,19 +159,19 @@ export function readCacheKey(
   },
 ): string {
   const identity = context.identity;
-  return createHash('sha256')
-    .update(
-      JSON.stringify([
-        context.realm?.id ?? '',
-        identity?.userId ?? null,
-        identity ? [...identity.roles].sort() : null,
-        version,
-        request.query ?? '',
-        request.operationName ?? null,
-        request.variables ?? {},
-      ]),
-    )
-    .digest('base64url');
+  return hash(
+    'sha256',
+    JSON.stringify([
+      context.realm?.id ?? '',
+      identity?.userId ?? null,
+      identity ? [...identity.roles].sort() : null,
+      version,
+      request.query ?? '',
+      request.operationName ?? null,
+      request.variables ?? {},
+    ]),
+    'base64url',
+  );
 }
 
 /**
