@@ -41,6 +41,21 @@ describe('the response cache', () => {
     expect(cache.size).toBe(2);
   });
 
+  it('keeps a hit entry ahead of entries not used since, at a larger bound', () => {
+    const cache = new ResponseCache({ maxEntries: 8, ttlMs: 60_000 });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    for (const key of keys) cache.set(key, result(1), [], cache.snapshot([]));
+    // Read 'a' twice: the first hit moves it to the young end, the second
+    // (right after) leaves it there.
+    cache.get('a');
+    cache.get('a');
+    for (const key of ['i', 'j', 'k', 'l', 'm', 'n', 'o'])
+      cache.set(key, result(1), [], cache.snapshot([]));
+    expect(cache.get('a')).not.toBeNull();
+    for (const key of keys.slice(1)) expect(cache.get(key)).toBeNull();
+    expect(cache.size).toBe(8);
+  });
+
   it('expires entries after their time to live', () => {
     const cache = new ResponseCache({ maxEntries: 10, ttlMs: 1_000 });
     cache.set('k', result(1), [], cache.snapshot([]), 0);

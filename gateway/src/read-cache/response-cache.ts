@@ -13,6 +13,8 @@ const MAX_TRACKED_PREFERENCES = 200_000;
  * so nothing downstream can change what the next reader gets.
  */
 interface Entry {
+  /** When it was last moved to the young end of the LRU order. */
+  touchedAt: number;
   readonly json: string;
   /** The name of the operation it answered, for metrics labels. */
   readonly operationName: string | null;
@@ -41,6 +43,8 @@ export class ResponseCache {
   private readonly generations = new Map<string, number>();
   /** Bumped by `clear`, so reads that started before it are not stored. */
   private epoch = 0;
+  /** Counts lookups and stores, to tell how recently an entry was used. */
+  private clock = 0;
   hits = 0;
   misses = 0;
 
@@ -67,9 +71,16 @@ export class ResponseCache {
       this.misses += 1;
       return null;
     }
-    // Re-insert: a Map keeps insertion order, which makes it an LRU.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Re-insert: a Map keeps insertion order, which makes it an LRU. An
+    // entry used recently (within a quarter of the capacity's worth of
+    // operations) is left where it is: it is far from eviction, and a hot
+    // entry would otherwise be moved on every one of its hits.
+    this.clock += 1;
+    if (this.clock - entry.touchedAt > this.options.maxEntries / 4) {
+      entry.touchedAt = this.clock;
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
     this.hits += 1;
     return entry;
   }
@@ -93,7 +104,9 @@ export class ResponseCache {
   ): boolean {
     if (this.snapshot(dependsOn) !== snapshot) return false;
     this.delete(key);
+    this.clock += 1;
     this.entries.set(key, {
+      touchedAt: this.clock,
       json: JSON.stringify(result),
       operationName,
       dependsOn,
