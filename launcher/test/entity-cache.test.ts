@@ -189,7 +189,7 @@ describe('the gateway entity cache', () => {
       key: string,
       value: unknown,
       writer: string | null,
-      path: string[],
+      path: (string | number)[],
     ) =>
       t.system.preferences.write({
         realm: 'sports',
