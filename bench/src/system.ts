@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -61,28 +61,7 @@ export async function startSystem(
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => resolve()),
-  );
-
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null || !child.pid)
-      return;
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = () => stopGroup(child);
 
   try {
     const deadline = Date.now() + timeoutMs;
@@ -197,3 +176,43 @@ export async function deleteKeys(redisUrl: string, prefix: string) {
 
 export const sleep = (ms: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Stops a child started in its own process group: SIGTERM to the group,
+ * SIGKILL after 5 s, then waits until no process of the group is left.
+ */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid)
+    return;
+  const exited = new Promise<void>((resolve) => child.once('exit', resolve));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+  // npm may exit before its children: wait for the group to be empty.
+  for (let i = 0; i < 50 && groupAlive(child.pid); i += 1) await sleep(100);
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is empty.
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,9 +1,15 @@
 // The processes of a gateway benchmark: a Redis of its own, the four
 // subgraphs as `npm run start:subgraph` runs them, and the gateways.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { findDescendant, repoRoot, sleep, waitForOk } from '../system.js';
+import {
+  findDescendant,
+  repoRoot,
+  sleep,
+  stopGroup,
+  waitForOk,
+} from '../system.js';
 
 /** A service in its own process group, stopped by its group id. */
 export interface Service {
@@ -97,42 +103,6 @@ export function cleanEnv(): Record<string, string> {
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
   };
-}
-
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid)
-    return;
-  const exited = new Promise<void>((resolve) => child.once('exit', resolve));
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-  // npm may exit before its children: wait for the group to be empty.
-  for (let i = 0; i < 50 && groupAlive(child.pid); i += 1) await sleep(100);
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // The group is empty.
-  }
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** VmRSS and VmHWM of a process, in bytes. */
